@@ -1,0 +1,1 @@
+//! netmap's ring API in userspace.

@@ -1,0 +1,1 @@
+//! Memory: mappings (hugepages when possible) and netmap's region layout.
