@@ -1,1 +1,17 @@
 //! netmap's ring API in userspace.
+
+pub mod abi;
+pub mod error;
+mod futex;
+pub mod kring;
+pub mod pipe;
+pub mod poll;
+pub mod port;
+pub mod ring;
+
+pub use abi::{NetmapSlot, slot_flags};
+pub use error::ApiError;
+pub use kring::{KRing, RingId};
+pub use pipe::PipeEnd;
+pub use port::{PipeSpec, Port};
+pub use ring::Ring;

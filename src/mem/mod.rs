@@ -1,1 +1,12 @@
-//! Memory: mappings (hugepages when possible) and netmap's region layout.
+//! Memory: file-backed mappings (hugepages when reserved) laid out as netmap
+//! regions: a header, `netmap_if`s, rings and a pool of fixed-size buffers.
+
+pub mod error;
+pub mod mapping;
+pub mod region;
+pub mod ring_mem;
+
+pub use error::MemError;
+pub use mapping::Backing;
+pub use region::{Region, RegionConfig, SharedControl};
+pub use ring_mem::RingMem;

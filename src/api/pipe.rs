@@ -1,0 +1,508 @@
+//! netmap pipes, usable across processes.
+//!
+//! A pipe is two ends, master (`{`) and slave (`}`), each with one TX and one
+//! RX ring, in a named region that both processes map. As in netmap, the TX
+//! ring of one end and the RX ring of the other use the same slot indices:
+//! txsync copies slot descriptors `[hwcur, head)` into the peer's RX ring at
+//! the same positions, and the peer's rxsync hands released positions back
+//! (with the buffer it put there, if it swapped one). Payload bytes never
+//! move, and the sender can only use positions the receiver released, which
+//! is the back-pressure: nothing is ever dropped.
+//!
+//! The two indices each side publishes to the other (`pipe_tail`s) live in
+//! the region's control area as atomics, on separate cache lines. A futex
+//! word per direction lets an idle side sleep; it is touched on the fast path
+//! only when the other side announced it sleeps.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
+use std::time::Duration;
+
+use super::abi::{Direction, NetmapSlot, slot_flags};
+use super::error::ApiError;
+use super::futex;
+use super::kring::{KRing, RingId};
+use crate::mem::region::PORT_LOCK_BASE;
+use crate::mem::{MemError, Region, SharedControl};
+
+/// Pipes one region can hold.
+pub const MAX_PIPES: usize = 32;
+/// Longest pipe id, in bytes.
+pub const MAX_ID: usize = 32;
+
+/// What one side of a direction publishes: the sender's line.
+#[repr(C, align(64))]
+struct SenderLine {
+    /// End of the complete packets published to the receiver (its hwtail).
+    rx_tail: AtomicU32,
+    /// Bumped to wake a sleeping receiver.
+    rx_seq: AtomicU32,
+    /// Sender's kring, kept here so an end can be reopened after a crash.
+    tx_hwcur: AtomicU32,
+    tx_hwtail: AtomicU32,
+    /// Set by a sender about to sleep waiting for room.
+    tx_waiters: AtomicU32,
+}
+
+/// The receiver's line.
+#[repr(C, align(64))]
+struct ReceiverLine {
+    /// The last position the sender may fill (its hwtail).
+    tx_tail: AtomicU32,
+    /// Bumped to wake a sender waiting for room.
+    tx_seq: AtomicU32,
+    rx_hwcur: AtomicU32,
+    rx_hwtail: AtomicU32,
+    /// Set by a receiver about to sleep waiting for packets.
+    rx_waiters: AtomicU32,
+}
+
+#[repr(C)]
+struct PipeDirection {
+    sender: SenderLine,
+    receiver: ReceiverLine,
+}
+
+#[repr(C, align(64))]
+struct PipeEntry {
+    in_use: AtomicU32,
+    num_slots: AtomicU32,
+    id_len: AtomicU32,
+    id: [AtomicU64; MAX_ID / 8],
+    /// `netmap_if` of the master and of the slave.
+    if_off: [AtomicU64; 2],
+    /// Rings: `[end * 2 + dir]`, dir 0 = TX, 1 = RX.
+    ring_off: [AtomicU64; 4],
+    /// Direction 0 carries master TX to slave RX, direction 1 the reverse.
+    dirs: [PipeDirection; 2],
+}
+
+/// The pipe table in a region's control area.
+#[repr(C)]
+pub(crate) struct PipeTable {
+    entries: [PipeEntry; MAX_PIPES],
+}
+
+// SAFETY: PipeTable is made only of atomics (valid for every bit pattern,
+// interior-mutable), and fits the control area (checked by Region::control).
+unsafe impl SharedControl for PipeTable {}
+
+impl PipeEntry {
+    fn id_matches(&self, id: &[u8]) -> bool {
+        self.in_use.load(Ordering::Relaxed) == 1
+            && self.id_len.load(Ordering::Relaxed) as usize == id.len()
+            && self.id_words_eq(id)
+    }
+
+    fn id_words_eq(&self, id: &[u8]) -> bool {
+        let mut buf = [0u8; MAX_ID];
+        buf[..id.len()].copy_from_slice(id);
+        buf.chunks(8).zip(&self.id).all(|(c, w)| w.load(Ordering::Relaxed) == u64::from_le_bytes(c.try_into().unwrap()))
+    }
+
+    fn set_id(&self, id: &[u8]) {
+        let mut buf = [0u8; MAX_ID];
+        buf[..id.len()].copy_from_slice(id);
+        for (c, w) in buf.chunks(8).zip(&self.id) {
+            w.store(u64::from_le_bytes(c.try_into().unwrap()), Ordering::Relaxed);
+        }
+        self.id_len.store(id.len() as u32, Ordering::Relaxed);
+    }
+
+    fn ring(&self, end: usize, dir: Direction) -> usize {
+        self.ring_off[end * 2 + dir as usize].load(Ordering::Relaxed) as usize
+    }
+}
+
+/// Which end of a pipe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PipeEnd {
+    Master = 0,
+    Slave = 1,
+}
+
+impl PipeEnd {
+    fn peer(self) -> usize {
+        1 - self as usize
+    }
+}
+
+/// What opening a pipe end produced: where its rings and interface live.
+#[derive(Debug)]
+pub(crate) struct OpenedPipe {
+    pub entry: usize,
+    pub end: PipeEnd,
+    pub num_slots: u32,
+    pub if_offset: usize,
+    pub tx: KRing,
+    pub rx: KRing,
+    pub tx_offset: usize,
+    pub rx_offset: usize,
+}
+
+fn lock_byte(entry: usize, end: usize) -> u64 {
+    PORT_LOCK_BASE + (entry * 2 + end) as u64
+}
+
+/// Opens one end of pipe `id` in `region`; runs under the region's admin
+/// lock (from `Region::open_shared`), so creating, claiming and resetting are
+/// atomic with respect to other processes.
+pub(crate) fn open_end(
+    region: &Region,
+    port: &str,
+    id: &str,
+    end: PipeEnd,
+    num_slots: u32,
+) -> Result<Result<OpenedPipe, ApiError>, MemError> {
+    let table: &PipeTable = region.control();
+    let locks = region.port_locks();
+    let idb = id.as_bytes();
+    if idb.len() > MAX_ID {
+        return Ok(Err(ApiError::BadOption {
+            port: port.to_string(),
+            message: format!("pipe id `{id}` is longer than {MAX_ID} bytes"),
+        }));
+    }
+    let existing = table.entries.iter().position(|e| e.id_matches(idb));
+    let lock_err = |e| MemError::Lock { name: region.name().to_string(), source: e };
+    let entry = match existing {
+        Some(i) => {
+            let peer_alive = locks.held_elsewhere(lock_byte(i, end.peer())).map_err(lock_err)?;
+            let self_alive = locks.held_elsewhere(lock_byte(i, end as usize)).map_err(lock_err)?;
+            if !peer_alive && !self_alive {
+                // Left over by processes that are gone: start afresh.
+                free_pipe(region, &table.entries[i]);
+                create_pipe(region, table, port, idb, num_slots)?
+            } else {
+                Ok(i)
+            }
+        }
+        None => create_pipe(region, table, port, idb, num_slots)?,
+    };
+    let entry = match entry {
+        Ok(i) => i,
+        Err(e) => return Ok(Err(e)),
+    };
+    if !locks.try_lock(lock_byte(entry, end as usize)).map_err(lock_err)? {
+        return Ok(Err(ApiError::PipeEndBusy { port: port.to_string() }));
+    }
+    let e = &table.entries[entry];
+    let n = e.num_slots.load(Ordering::Relaxed);
+    let me = end as usize;
+    let tx_line = &e.dirs[me].sender;
+    let rx_line = &e.dirs[end.peer()].receiver;
+    let tx = KRing {
+        id: RingId { dir: Direction::Tx, index: 0 },
+        num_slots: n,
+        hwcur: tx_line.tx_hwcur.load(Ordering::Relaxed) % n,
+        hwtail: tx_line.tx_hwtail.load(Ordering::Relaxed) % n,
+    };
+    let rx = KRing {
+        id: RingId { dir: Direction::Rx, index: 0 },
+        num_slots: n,
+        hwcur: rx_line.rx_hwcur.load(Ordering::Relaxed) % n,
+        hwtail: rx_line.rx_hwtail.load(Ordering::Relaxed) % n,
+    };
+    // A reopened end resumes where its kring was: whatever the previous
+    // owner had prepared beyond hwcur is discarded.
+    for (k, off) in [(&tx, e.ring(me, Direction::Tx)), (&rx, e.ring(me, Direction::Rx))] {
+        let ring = region.ring(off, n);
+        ring.set_head(k.hwcur);
+        ring.set_cur(k.hwcur);
+        ring.set_tail(k.hwtail);
+    }
+    Ok(Ok(OpenedPipe {
+        entry,
+        end,
+        num_slots: n,
+        if_offset: e.if_off[me].load(Ordering::Relaxed) as usize,
+        tx,
+        rx,
+        tx_offset: e.ring(me, Direction::Tx),
+        rx_offset: e.ring(me, Direction::Rx),
+    }))
+}
+
+fn create_pipe(
+    region: &Region,
+    table: &PipeTable,
+    port: &str,
+    id: &[u8],
+    num_slots: u32,
+) -> Result<Result<usize, ApiError>, MemError> {
+    let Some(i) = table.entries.iter().position(|e| e.in_use.load(Ordering::Relaxed) == 0) else {
+        return Ok(Err(ApiError::TooManyPipes { region: region.name().to_string(), max: MAX_PIPES }));
+    };
+    if num_slots < 8 || num_slots > region.config().max_slots {
+        return Ok(Err(ApiError::BadOption {
+            port: port.to_string(),
+            message: format!(
+                "{num_slots} slots per ring: must be between 8 and {} for this region",
+                region.config().max_slots
+            ),
+        }));
+    }
+    let e = &table.entries[i];
+    let mut rings = [0usize; 4];
+    let mut ifs = [0usize; 2];
+    let mut bufs = Vec::new();
+    let allocated = (|| -> Result<(), MemError> {
+        for r in rings.iter_mut() {
+            *r = region.alloc_ring()?;
+        }
+        for f in ifs.iter_mut() {
+            *f = region.alloc_if()?;
+        }
+        bufs = region.alloc_bufs(2 * num_slots as usize)?;
+        Ok(())
+    })();
+    if let Err(err) = allocated {
+        rings.iter().filter(|&&r| r != 0).for_each(|&r| region.free_ring(r));
+        ifs.iter().filter(|&&f| f != 0).for_each(|&f| region.free_if(f));
+        bufs.iter().for_each(|&b| {
+            region.free_buf(b);
+        });
+        return Err(err);
+    }
+    let buf_size = region.buf_size();
+    for end in 0..2 {
+        let (tx_off, rx_off) = (rings[end * 2], rings[end * 2 + 1]);
+        let tx = region.ring(tx_off, num_slots);
+        tx.init(0, Direction::Tx, region.buf_ofs_from(tx_off), buf_size, num_slots - 1);
+        let rx = region.ring(rx_off, num_slots);
+        rx.init(0, Direction::Rx, region.buf_ofs_from(rx_off), buf_size, 0);
+        e.ring_off[end * 2].store(tx_off as u64, Ordering::Relaxed);
+        e.ring_off[end * 2 + 1].store(rx_off as u64, Ordering::Relaxed);
+        e.if_off[end].store(ifs[end] as u64, Ordering::Relaxed);
+        let name = format!("{}{}", if end == 0 { "{" } else { "}" }, String::from_utf8_lossy(id));
+        region.write_netmap_if(ifs[end], &name, &[tx_off], &[rx_off]);
+    }
+    // Buffers belong to positions of each direction: the sender's TX slot
+    // and the receiver's RX slot at position k name the same buffer.
+    for dir in 0..2 {
+        let tx = region.ring(rings[dir * 2], num_slots);
+        let peer_rx = region.ring(rings[(1 - dir) * 2 + 1], num_slots);
+        for k in 0..num_slots {
+            let slot = NetmapSlot { buf_idx: bufs[dir * num_slots as usize + k as usize], len: 0, flags: 0, ptr: 0 };
+            tx.set_slot(k, slot);
+            peer_rx.set_slot(k, slot);
+        }
+        let d = &e.dirs[dir];
+        d.sender.rx_tail.store(0, Ordering::Relaxed);
+        d.sender.tx_hwcur.store(0, Ordering::Relaxed);
+        d.sender.tx_hwtail.store(num_slots - 1, Ordering::Relaxed);
+        d.sender.tx_waiters.store(0, Ordering::Relaxed);
+        d.receiver.tx_tail.store(num_slots - 1, Ordering::Relaxed);
+        d.receiver.rx_hwcur.store(0, Ordering::Relaxed);
+        d.receiver.rx_hwtail.store(0, Ordering::Relaxed);
+        d.receiver.rx_waiters.store(0, Ordering::Relaxed);
+    }
+    e.num_slots.store(num_slots, Ordering::Relaxed);
+    e.set_id(id);
+    e.in_use.store(1, Ordering::Release);
+    Ok(Ok(i))
+}
+
+/// Returns a pipe's rings, interfaces and buffers to the region.
+fn free_pipe(region: &Region, e: &PipeEntry) {
+    let n = e.num_slots.load(Ordering::Relaxed);
+    for end in 0..2 {
+        for dir in [Direction::Tx, Direction::Rx] {
+            let off = e.ring(end, dir);
+            let ring = region.ring(off, n);
+            for k in 0..n {
+                region.free_buf(ring.slot(k).buf_idx);
+            }
+            region.free_ring(off);
+        }
+        let if_off = e.if_off[end].load(Ordering::Relaxed) as usize;
+        free_extra_list(region, if_off);
+        region.free_if(if_off);
+    }
+    e.in_use.store(0, Ordering::Release);
+}
+
+/// Frees the extra buffers chained from a `netmap_if`'s `ni_bufs_head`,
+/// stopping at an invalid or already free index so a corrupt list cannot
+/// loop forever.
+pub(crate) fn free_extra_list(region: &Region, if_offset: usize) {
+    let head = region.if_bufs_head(if_offset);
+    let mut idx = head.swap(0, Ordering::Relaxed);
+    let mut budget = region.num_bufs();
+    while idx != 0 && budget > 0 {
+        let Some(link) = region.buf_link(idx) else { break };
+        let next = link.load(Ordering::Relaxed);
+        if !region.free_buf(idx) {
+            break;
+        }
+        idx = next;
+        budget -= 1;
+    }
+}
+
+/// Closes an end: releases its claim and, if the peer is gone too, frees
+/// the pipe. Runs under the region's lock.
+pub(crate) fn close_end(region: &Region, entry: usize, end: PipeEnd) {
+    let table: &PipeTable = region.control();
+    let locks = region.port_locks();
+    let _ = locks.unlock(lock_byte(entry, end as usize));
+    free_extra_list(region, table.entries[entry].if_off[end as usize].load(Ordering::Relaxed) as usize);
+    let peer_alive = locks.held_elsewhere(lock_byte(entry, end.peer())).unwrap_or(true);
+    if !peer_alive {
+        free_pipe(region, &table.entries[entry]);
+    }
+}
+
+/// Whether the other end of the pipe is open (in any process).
+pub(crate) fn peer_open(region: &Region, entry: usize, end: PipeEnd) -> bool {
+    region.port_locks().held_elsewhere(lock_byte(entry, end.peer())).unwrap_or(false)
+}
+
+fn validate(region: &Region, ring: RingId, k: u32, s: &NetmapSlot) -> Result<(), ApiError> {
+    if !region.valid_buf(s.buf_idx) {
+        return Err(ApiError::BadBufIdx { ring, slot: k, buf_idx: s.buf_idx, num_bufs: region.num_bufs() });
+    }
+    if s.len as u32 > region.buf_size() {
+        return Err(ApiError::BadLen { ring, slot: k, len: s.len, buf_size: region.buf_size() });
+    }
+    Ok(())
+}
+
+/// txsync of a pipe end: moves `[hwcur, head)` to the peer.
+pub(crate) fn txsync(region: &Region, p: &OpenedPipe, kring: &mut KRing) -> Result<(), ApiError> {
+    let table: &PipeTable = region.control();
+    let e = &table.entries[p.entry];
+    let d = &e.dirs[p.end as usize];
+    let n = p.num_slots;
+    let tx = region.ring(p.tx_offset, n);
+    let head = kring.prologue(&tx)?;
+    kring.hwtail = d.receiver.tx_tail.load(Ordering::Acquire) % n;
+    let mut result = Ok(());
+    if head != kring.hwcur {
+        let peer_rx = region.ring(e.ring(p.end.peer(), Direction::Rx), n);
+        let mut k = kring.hwcur;
+        let mut complete = None;
+        while k != head {
+            let s = tx.slot(k);
+            if let Err(err) = validate(region, kring.id, k, &s) {
+                result = Err(err);
+                break;
+            }
+            peer_rx.set_slot(k, NetmapSlot { flags: s.flags & slot_flags::NS_MOREFRAG, ..s });
+            if s.flags & slot_flags::CLEARED_ON_TX != 0 {
+                tx.set_slot_flags(k, s.flags & !slot_flags::CLEARED_ON_TX);
+            }
+            k = kring.next(k);
+            if s.flags & slot_flags::NS_MOREFRAG == 0 {
+                complete = Some(k);
+            }
+        }
+        kring.hwcur = k;
+        if let Some(end) = complete {
+            d.sender.rx_tail.store(end, Ordering::Release);
+            fence(Ordering::SeqCst);
+            if d.receiver.rx_waiters.load(Ordering::Relaxed) != 0 {
+                d.sender.rx_seq.fetch_add(1, Ordering::Release);
+                futex::wake(&d.sender.rx_seq);
+            }
+        }
+    }
+    d.sender.tx_hwcur.store(kring.hwcur, Ordering::Relaxed);
+    d.sender.tx_hwtail.store(kring.hwtail, Ordering::Relaxed);
+    kring.finalize(&tx);
+    result
+}
+
+/// rxsync of a pipe end: publishes what the peer sent and hands released
+/// positions back to it.
+pub(crate) fn rxsync(region: &Region, p: &OpenedPipe, kring: &mut KRing) -> Result<(), ApiError> {
+    let table: &PipeTable = region.control();
+    let e = &table.entries[p.entry];
+    let d = &e.dirs[p.end.peer()];
+    let n = p.num_slots;
+    let rx = region.ring(p.rx_offset, n);
+    let head = kring.prologue(&rx)?;
+    kring.hwtail = d.sender.rx_tail.load(Ordering::Acquire) % n;
+    let mut result = Ok(());
+    if head != kring.hwcur {
+        let peer_tx = region.ring(e.ring(p.end.peer(), Direction::Tx), n);
+        let mut k = kring.hwcur;
+        while k != head {
+            let s = rx.slot(k);
+            if s.flags & slot_flags::NS_BUF_CHANGED != 0 {
+                if !region.valid_buf(s.buf_idx) {
+                    result = Err(ApiError::BadBufIdx {
+                        ring: kring.id,
+                        slot: k,
+                        buf_idx: s.buf_idx,
+                        num_bufs: region.num_bufs(),
+                    });
+                    break;
+                }
+                peer_tx.set_slot_buf(k, s.buf_idx);
+                rx.set_slot_flags(k, s.flags & !slot_flags::NS_BUF_CHANGED);
+            }
+            k = kring.next(k);
+        }
+        if k != kring.hwcur {
+            kring.hwcur = k;
+            let last = if k == 0 { n - 1 } else { k - 1 };
+            d.receiver.tx_tail.store(last, Ordering::Release);
+            fence(Ordering::SeqCst);
+            if d.sender.tx_waiters.load(Ordering::Relaxed) != 0 {
+                d.receiver.tx_seq.fetch_add(1, Ordering::Release);
+                futex::wake(&d.receiver.tx_seq);
+            }
+        }
+    }
+    d.receiver.rx_hwcur.store(kring.hwcur, Ordering::Relaxed);
+    d.receiver.rx_hwtail.store(kring.hwtail, Ordering::Relaxed);
+    kring.finalize(&rx);
+    result
+}
+
+/// A futex word to sleep on until `dir` of this end may have progressed,
+/// with the value it had; `None` if progress already happened (no sleep).
+/// Announces the sleeper so the other side wakes it.
+pub(crate) fn arm_wait<'r>(
+    region: &'r Region,
+    p: &OpenedPipe,
+    dir: Direction,
+    kring: &KRing,
+) -> Option<(&'r AtomicU32, u32)> {
+    let table: &PipeTable = region.control();
+    let e = &table.entries[p.entry];
+    let (seq, waiters, progressed): (&AtomicU32, &AtomicU32, &dyn Fn() -> bool) = match dir {
+        Direction::Rx => {
+            let d = &e.dirs[p.end.peer()];
+            (&d.sender.rx_seq, &d.receiver.rx_waiters, &|| d.sender.rx_tail.load(Ordering::Acquire) != kring.hwtail)
+        }
+        Direction::Tx => {
+            let d = &e.dirs[p.end as usize];
+            (&d.receiver.tx_seq, &d.sender.tx_waiters, &|| d.receiver.tx_tail.load(Ordering::Acquire) != kring.hwtail)
+        }
+    };
+    let snapshot = seq.load(Ordering::Acquire);
+    waiters.store(1, Ordering::Relaxed);
+    fence(Ordering::SeqCst);
+    if progressed() {
+        waiters.store(0, Ordering::Relaxed);
+        return None;
+    }
+    Some((seq, snapshot))
+}
+
+/// Withdraws the sleeper announcement made by `arm_wait`.
+pub(crate) fn disarm_wait(region: &Region, p: &OpenedPipe, dir: Direction) {
+    let table: &PipeTable = region.control();
+    let e = &table.entries[p.entry];
+    match dir {
+        Direction::Rx => e.dirs[p.end.peer()].receiver.rx_waiters.store(0, Ordering::Relaxed),
+        Direction::Tx => e.dirs[p.end as usize].sender.tx_waiters.store(0, Ordering::Relaxed),
+    }
+}
+
+/// Default slots per pipe ring.
+pub const DEFAULT_SLOTS: u32 = 1024;
+
+/// How long a blocked wait sleeps before rechecking whether the peer died.
+pub const PEER_CHECK: Duration = Duration::from_millis(200);

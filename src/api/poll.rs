@@ -1,0 +1,117 @@
+//! Waiting on several ports at once, netmap's `poll()`.
+//!
+//! As in netmap, polling flushes every bound TX ring (txsync), and with
+//! [`POLLIN`] runs rxsync. A port is ready for [`POLLOUT`] when a TX ring
+//! has room (cur != tail) and for [`POLLIN`] when an RX ring holds packets.
+//! An idle caller sleeps on futex words in the shared region, so it costs
+//! no CPU; busy polling (calling the syncs in a loop) stays the fast path.
+
+use std::time::{Duration, Instant};
+
+use super::abi::Direction;
+use super::error::ApiError;
+use super::futex;
+use super::pipe::PEER_CHECK;
+use super::port::Port;
+
+/// Readiness flags, as in poll(2).
+pub const POLLIN: u8 = 0x1;
+pub const POLLOUT: u8 = 0x4;
+/// The other side of the port has gone (closed, or its process died).
+pub const POLLHUP: u8 = 0x10;
+
+/// One port to wait on.
+pub struct PollItem<'a> {
+    pub port: &'a mut Port,
+    /// POLLIN and/or POLLOUT.
+    pub events: u8,
+    /// Filled in by [`poll`].
+    pub revents: u8,
+}
+
+impl<'a> PollItem<'a> {
+    pub fn new(port: &'a mut Port, events: u8) -> Self {
+        PollItem { port, events, revents: 0 }
+    }
+}
+
+fn check(item: &mut PollItem<'_>) -> Result<u8, ApiError> {
+    let port = &mut *item.port;
+    let mut revents = 0;
+    port.txsync()?;
+    if item.events & POLLOUT != 0 && (0..port.num_tx_rings()).any(|i| !port.tx_ring(i).is_empty()) {
+        revents |= POLLOUT;
+    }
+    if item.events & POLLIN != 0 {
+        port.rxsync()?;
+        if (0..port.num_rx_rings()).any(|i| !port.rx_ring(i).is_empty()) {
+            revents |= POLLIN;
+        }
+    }
+    Ok(revents)
+}
+
+/// Waits until one of `items` is ready or `timeout` passes (`None`: no
+/// limit). Returns how many items are ready; each item's `revents` says how.
+pub fn poll(items: &mut [PollItem<'_>], timeout: Option<Duration>) -> Result<usize, ApiError> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let mut ready = 0;
+        for item in items.iter_mut() {
+            item.revents = check(item)?;
+            ready += (item.revents != 0) as usize;
+        }
+        let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if ready > 0 || remaining == Some(Duration::ZERO) {
+            return Ok(ready);
+        }
+        let progressed = sleep_until_progress(items, remaining.map_or(PEER_CHECK, |r| r.min(PEER_CHECK)));
+        if !progressed {
+            let mut hup = 0;
+            for item in items.iter_mut() {
+                if !item.port.peer_alive() {
+                    item.revents |= POLLHUP;
+                    hup += 1;
+                }
+            }
+            if hup > 0 {
+                return Ok(hup);
+            }
+        }
+    }
+}
+
+/// Sleeps on every relevant ring's futex word; returns whether it woke for
+/// (or found) progress rather than the timeout.
+fn sleep_until_progress(items: &[PollItem<'_>], slice: Duration) -> bool {
+    let mut words = Vec::new();
+    let mut armed = Vec::new();
+    let mut progressed = false;
+    for (n, item) in items.iter().enumerate() {
+        let mut dirs = vec![];
+        if item.events & POLLOUT != 0 {
+            dirs.push((Direction::Tx, item.port.num_tx_rings()));
+        }
+        if item.events & POLLIN != 0 {
+            dirs.push((Direction::Rx, item.port.num_rx_rings()));
+        }
+        for (dir, count) in dirs {
+            for i in 0..count {
+                armed.push((n, dir, i));
+                match item.port.arm_wait(dir, i) {
+                    Some(w) => words.push(w),
+                    None => progressed = true,
+                }
+            }
+        }
+    }
+    if !progressed {
+        let start = Instant::now();
+        futex::wait_any(&words, Some(slice));
+        progressed = start.elapsed() < slice;
+    }
+    for (n, dir, i) in armed {
+        items[n].port.disarm_wait(dir, i);
+    }
+    progressed
+}

@@ -1,0 +1,202 @@
+//! Ports: a bound set of rings in a region plus the backend that moves their
+//! slots (a pipe now; NICs and models plug in the same way).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::abi::Direction;
+use super::error::ApiError;
+use super::kring::KRing;
+use super::pipe::{self, OpenedPipe, PipeEnd};
+use super::ring::Ring;
+use crate::mem::{Region, RegionConfig};
+
+/// How to open a pipe end (what a port name resolves to).
+#[derive(Clone, Debug)]
+pub struct PipeSpec {
+    /// Region name: pipes of one name share one region.
+    pub region: String,
+    pub id: String,
+    pub end: PipeEnd,
+    pub slots: u32,
+    pub region_config: RegionConfig,
+    /// Whether `region_config` was asked for (then a mismatch is an error).
+    pub config_requested: bool,
+    pub extra_bufs: u32,
+}
+
+impl PipeSpec {
+    pub fn new(region: &str, id: &str, end: PipeEnd) -> PipeSpec {
+        PipeSpec {
+            region: region.to_string(),
+            id: id.to_string(),
+            end,
+            slots: pipe::DEFAULT_SLOTS,
+            region_config: RegionConfig::default(),
+            config_requested: false,
+            extra_bufs: 0,
+        }
+    }
+}
+
+enum Backend {
+    Pipe(OpenedPipe),
+}
+
+/// An open port: netmap's file descriptor plus `netmap_if`.
+pub struct Port {
+    name: String,
+    region: Arc<Region>,
+    if_offset: usize,
+    tx: Vec<(usize, KRing)>,
+    rx: Vec<(usize, KRing)>,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Port {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Port").field("name", &self.name).field("region", &self.region).finish()
+    }
+}
+
+impl Port {
+    /// Opens one end of a pipe.
+    pub fn open_pipe(name: &str, spec: &PipeSpec) -> Result<Port, ApiError> {
+        let (region, opened) = Region::open_shared(
+            &format!("pipe-{}", spec.region),
+            spec.region_config,
+            spec.config_requested,
+            |region| pipe::open_end(region, name, &spec.id, spec.end, spec.slots),
+        )?;
+        let opened = opened?;
+        let region = Arc::new(region);
+        let port = Port {
+            name: name.to_string(),
+            if_offset: opened.if_offset,
+            tx: vec![(opened.tx_offset, opened.tx)],
+            rx: vec![(opened.rx_offset, opened.rx)],
+            region,
+            backend: Backend::Pipe(opened),
+        };
+        if spec.extra_bufs > 0 {
+            port.alloc_extra_bufs(spec.extra_bufs)?;
+        }
+        Ok(port)
+    }
+
+    /// Chains `n` extra buffers from `ni_bufs_head`, as netmap's
+    /// `nr_extra_bufs` does: each buffer's first u32 names the next, 0 ends.
+    fn alloc_extra_bufs(&self, n: u32) -> Result<(), ApiError> {
+        let bufs = self.region.locked(|| self.region.alloc_bufs(n as usize))??;
+        let head = self.region.if_bufs_head(self.if_offset);
+        let mut next = head.load(Ordering::Relaxed);
+        for &b in bufs.iter().rev() {
+            if let Some(link) = self.region.buf_link(b) {
+                link.store(next, Ordering::Relaxed);
+            }
+            next = b;
+        }
+        head.store(next, Ordering::Release);
+        Ok(())
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn region(&self) -> &Region {
+        &self.region
+    }
+    pub fn num_tx_rings(&self) -> usize {
+        self.tx.len()
+    }
+    pub fn num_rx_rings(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// Whether two ports live in the same memory, so buffer indices mean the
+    /// same buffers in both (zero-copy swaps between them are possible).
+    pub fn shares_region_with(&self, other: &Port) -> bool {
+        Arc::ptr_eq(&self.region, &other.region)
+            || (self.region.name() == other.region.name()
+                && self.region.backing().path().is_some()
+                && self.region.backing() == other.region.backing())
+    }
+
+    /// Transmit ring `i` (raw netmap view).
+    pub fn tx_ring(&self, i: usize) -> Ring<'_> {
+        let (off, k) = &self.tx[i];
+        Ring::new(&self.region, self.region.ring(*off, k.num_slots), k.id)
+    }
+
+    /// Receive ring `i` (raw netmap view).
+    pub fn rx_ring(&self, i: usize) -> Ring<'_> {
+        let (off, k) = &self.rx[i];
+        Ring::new(&self.region, self.region.ring(*off, k.num_slots), k.id)
+    }
+
+    /// netmap's NIOCTXSYNC on every bound TX ring.
+    pub fn txsync(&mut self) -> Result<(), ApiError> {
+        for i in 0..self.tx.len() {
+            self.txsync_ring(i)?;
+        }
+        Ok(())
+    }
+
+    /// netmap's NIOCRXSYNC on every bound RX ring.
+    pub fn rxsync(&mut self) -> Result<(), ApiError> {
+        for i in 0..self.rx.len() {
+            self.rxsync_ring(i)?;
+        }
+        Ok(())
+    }
+
+    pub fn txsync_ring(&mut self, i: usize) -> Result<(), ApiError> {
+        let (_, kring) = &mut self.tx[i];
+        match &self.backend {
+            Backend::Pipe(p) => pipe::txsync(&self.region, p, kring),
+        }
+    }
+
+    pub fn rxsync_ring(&mut self, i: usize) -> Result<(), ApiError> {
+        let (_, kring) = &mut self.rx[i];
+        match &self.backend {
+            Backend::Pipe(p) => pipe::rxsync(&self.region, p, kring),
+        }
+    }
+
+    /// Whether the other side of the port is still there (the peer of a
+    /// pipe). A dead peer's end is released by the kernel, even after
+    /// SIGKILL.
+    pub fn peer_alive(&self) -> bool {
+        match &self.backend {
+            Backend::Pipe(p) => pipe::peer_open(&self.region, p.entry, p.end),
+        }
+    }
+
+    /// The futex word to sleep on for progress in `dir` on ring `i`, or
+    /// `None` when there is progress already.
+    pub(crate) fn arm_wait(&self, dir: Direction, i: usize) -> Option<(&std::sync::atomic::AtomicU32, u32)> {
+        let kring = if dir == Direction::Tx { &self.tx[i].1 } else { &self.rx[i].1 };
+        match &self.backend {
+            Backend::Pipe(p) => pipe::arm_wait(&self.region, p, dir, kring),
+        }
+    }
+
+    pub(crate) fn disarm_wait(&self, dir: Direction, _i: usize) {
+        match &self.backend {
+            Backend::Pipe(p) => pipe::disarm_wait(&self.region, p, dir),
+        }
+    }
+}
+
+impl Drop for Port {
+    fn drop(&mut self) {
+        match &self.backend {
+            Backend::Pipe(p) => {
+                let (entry, end) = (p.entry, p.end);
+                let region = &self.region;
+                let _ = region.locked(|| pipe::close_end(region, entry, end));
+            }
+        }
+    }
+}

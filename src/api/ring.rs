@@ -1,0 +1,126 @@
+//! The raw netmap view of a ring, for applications that do netmap's index
+//! arithmetic themselves: `head`/`cur`/`tail`, slots, and the buffers of
+//! the slots the application owns.
+
+use super::abi::NetmapSlot;
+use super::kring::RingId;
+use crate::mem::{Region, RingMem};
+
+/// One ring of an open port.
+pub struct Ring<'a> {
+    region: &'a Region,
+    mem: RingMem<'a>,
+    id: RingId,
+}
+
+impl<'a> Ring<'a> {
+    pub(crate) fn new(region: &'a Region, mem: RingMem<'a>, id: RingId) -> Self {
+        Ring { region, mem, id }
+    }
+
+    pub fn id(&self) -> RingId {
+        self.id
+    }
+    pub fn num_slots(&self) -> u32 {
+        self.mem.num_slots()
+    }
+    pub fn buf_size(&self) -> u32 {
+        self.region.buf_size()
+    }
+    pub fn head(&self) -> u32 {
+        self.mem.head()
+    }
+    pub fn cur(&self) -> u32 {
+        self.mem.cur()
+    }
+    pub fn tail(&self) -> u32 {
+        self.mem.tail()
+    }
+    pub fn set_head(&self, v: u32) {
+        self.mem.set_head(v)
+    }
+    pub fn set_cur(&self, v: u32) {
+        self.mem.set_cur(v)
+    }
+    /// Sets head and cur together, the usual way to hand slots back.
+    pub fn advance_to(&self, v: u32) {
+        self.mem.set_head(v);
+        self.mem.set_cur(v);
+    }
+    /// Writing tail is the port's job; exposed so tests can check that a
+    /// misbehaving application gets an error.
+    pub fn set_tail(&self, v: u32) {
+        self.mem.set_tail(v)
+    }
+
+    /// `i + 1` modulo the ring (netmap's `nm_ring_next`).
+    #[inline]
+    pub fn next(&self, i: u32) -> u32 {
+        if i + 1 == self.num_slots() { 0 } else { i + 1 }
+    }
+
+    /// Slots between cur and tail (netmap's `nm_ring_space`): free slots on
+    /// a TX ring, received packets on an RX ring.
+    #[inline]
+    pub fn space(&self) -> u32 {
+        let (cur, tail) = (self.mem.cur(), self.mem.tail());
+        if tail >= cur { tail - cur } else { tail + self.num_slots() - cur }
+    }
+
+    /// netmap's `nm_ring_empty`: no slot between cur and tail.
+    pub fn is_empty(&self) -> bool {
+        self.mem.cur() == self.mem.tail()
+    }
+
+    pub fn slot(&self, i: u32) -> NetmapSlot {
+        self.mem.slot(i)
+    }
+    pub fn set_slot(&self, i: u32, s: NetmapSlot) {
+        self.mem.set_slot(i, s)
+    }
+    pub fn set_len(&self, i: u32, len: u16) {
+        self.mem.set_slot_len(i, len)
+    }
+    pub fn set_flags(&self, i: u32, flags: u16) {
+        self.mem.set_slot_flags(i, flags)
+    }
+    pub fn set_buf_idx(&self, i: u32, buf_idx: u32) {
+        self.mem.set_slot_buf(i, buf_idx)
+    }
+
+    /// Whether slot `i` is the application's (in `[head, tail)`).
+    pub fn owns(&self, i: u32) -> bool {
+        let (head, tail, n) = (self.mem.head(), self.mem.tail(), self.num_slots());
+        let d = |a: u32, b: u32| if b >= a { b - a } else { b + n - a };
+        i < n && head < n && d(head, i) < d(head, tail)
+    }
+
+    /// The whole buffer of slot `i`, if the application owns the slot and
+    /// the slot names a valid buffer.
+    pub fn buf(&self, i: u32) -> Option<&[u8]> {
+        if !self.owns(i) {
+            return None;
+        }
+        // SAFETY: the application owns slot i under netmap's protocol, so
+        // the port and the peer leave its buffer alone; the slice borrows
+        // self, so the ring cannot be synced while it lives.
+        unsafe { self.region.buf(self.mem.slot(i).buf_idx) }
+    }
+
+    /// The packet in slot `i`: its buffer cut to the slot's length.
+    pub fn packet(&self, i: u32) -> Option<&[u8]> {
+        let len = self.mem.slot(i).len as usize;
+        self.buf(i).map(|b| &b[..len.min(b.len())])
+    }
+
+    /// The whole buffer of slot `i` for writing.
+    pub fn buf_mut(&mut self, i: u32) -> Option<&mut [u8]> {
+        if !self.owns(i) {
+            return None;
+        }
+        // SAFETY: as in `buf`; `&mut self` makes this the only slice handed
+        // out by this view. Two slots naming the same buffer is an
+        // application error netmap does not detect either.
+        unsafe { self.region.buf_mut(self.mem.slot(i).buf_idx) }
+    }
+}

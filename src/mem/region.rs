@@ -1,0 +1,644 @@
+//! A netmap memory region: one contiguous mapping holding a header,
+//! `netmap_if`s, rings and a pool of fixed-size buffers, laid out so that
+//! netmap's address arithmetic holds (`ring + buf_ofs + idx * nr_buf_size`).
+//!
+//! Regions are private (a memfd, one process) or named (a file in hugetlbfs
+//! or /dev/shm that several processes map). Allocation of rings, interfaces
+//! and buffers happens at open time under a lock; the fast path never
+//! allocates.
+
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use super::error::MemError;
+use super::mapping::{Backing, Mapping, RangeLocks};
+use super::ring_mem::RingMem;
+use crate::api::abi::NETMAP_RING_HEADER;
+
+const MAGIC: u64 = u64::from_le_bytes(*b"VFNMREG1");
+const VERSION: u32 = 1;
+const PAGE: usize = 4096;
+/// Bytes reserved at the start of the region for the header and the control
+/// area that port types (pipes) keep there.
+const HEADER_BYTES: usize = 64 << 10;
+/// Start of the control area inside the header.
+pub const CONTROL_OFFSET: usize = PAGE;
+/// Size of the control area.
+pub const CONTROL_BYTES: usize = HEADER_BYTES - PAGE;
+/// Size of one `netmap_if` chunk: room for 56 bytes plus 500 ring offsets.
+pub const IF_CHUNK: usize = PAGE;
+/// Buffers 0 and 1 are reserved, as in netmap.
+pub const FIRST_USABLE_BUF: u32 = 2;
+
+/// Lock bytes on the region file. Byte 0 serialises open/close; each open
+/// handle holds one "user" byte so the last one out can remove the file;
+/// port types claim bytes from `PORT_LOCK_BASE` up.
+const ADMIN_LOCK: u64 = 0;
+const USER_LOCK_BASE: u64 = 1;
+const MAX_USERS: u64 = 4095;
+pub const PORT_LOCK_BASE: u64 = 1 << 20;
+
+/// Sizes of a region, fixed when it is created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegionConfig {
+    /// Bytes per buffer (netmap's `nr_buf_size`).
+    pub buf_size: u32,
+    /// Buffers in the pool, including the two reserved ones.
+    pub num_bufs: u32,
+    /// Largest ring (slots) the region can hold.
+    pub max_slots: u32,
+    /// Rings the region can hold.
+    pub num_rings: u32,
+    /// `netmap_if`s the region can hold.
+    pub num_ifs: u32,
+}
+
+impl Default for RegionConfig {
+    fn default() -> Self {
+        RegionConfig { buf_size: 2048, num_bufs: 16384, max_slots: 4096, num_rings: 64, num_ifs: 32 }
+    }
+}
+
+impl RegionConfig {
+    fn validate(&self) -> Result<(), MemError> {
+        let bad = |m: String| Err(MemError::BadConfig(m));
+        if !(64..=65536).contains(&self.buf_size) || self.buf_size % 64 != 0 {
+            return bad(format!("buffer size {}", self.buf_size));
+        }
+        if !(8..=16384).contains(&self.max_slots) {
+            return bad(format!("max slots {}", self.max_slots));
+        }
+        if self.num_bufs < FIRST_USABLE_BUF + 8 || self.num_rings == 0 || self.num_ifs == 0 {
+            return bad(format!("{self:?}"));
+        }
+        Ok(())
+    }
+
+    fn ring_chunk(&self) -> usize {
+        round_up(NETMAP_RING_HEADER + 16 * self.max_slots as usize, PAGE)
+    }
+
+    fn layout(&self) -> Layout {
+        let if_area = HEADER_BYTES;
+        let ring_area = if_area + IF_CHUNK * self.num_ifs as usize;
+        let bitmaps = ring_area + self.ring_chunk() * self.num_rings as usize;
+        let words = |bits: u32| (bits as usize).div_ceil(64);
+        let buf_bitmap = bitmaps;
+        let ring_bitmap = buf_bitmap + 8 * words(self.num_bufs);
+        let if_bitmap = ring_bitmap + 8 * words(self.num_rings);
+        let buf_area = round_up(if_bitmap + 8 * words(self.num_ifs), PAGE);
+        let total = buf_area + self.buf_size as usize * self.num_bufs as usize;
+        Layout { if_area, ring_area, buf_bitmap, ring_bitmap, if_bitmap, buf_area, total }
+    }
+}
+
+fn round_up(n: usize, to: usize) -> usize {
+    n.div_ceil(to) * to
+}
+
+/// Byte offsets of the areas inside the region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Layout {
+    if_area: usize,
+    ring_area: usize,
+    buf_bitmap: usize,
+    ring_bitmap: usize,
+    if_bitmap: usize,
+    buf_area: usize,
+    total: usize,
+}
+
+/// The first page of every region. Plain fields are written once before
+/// `magic` is published and never change afterwards.
+#[repr(C)]
+struct RegionHeader {
+    magic: AtomicU64,
+    version: u32,
+    buf_size: u32,
+    num_bufs: u32,
+    max_slots: u32,
+    num_rings: u32,
+    num_ifs: u32,
+    total: u64,
+    free_bufs: AtomicU32,
+}
+
+/// Marker for types that may live in a region's control area and be shared
+/// between processes.
+///
+/// # Safety
+/// The type must be valid for every bit pattern (the area starts zeroed and
+/// another process may write anything) and have only interior-mutable fields
+/// (atomics), since it is reached through a shared reference.
+pub unsafe trait SharedControl: Sync {}
+
+/// One open handle on a region.
+pub struct Region {
+    name: String,
+    mapping: Mapping,
+    config: RegionConfig,
+    layout: Layout,
+    user_lock: Option<u64>,
+    /// Serialises allocation between threads of this process; the file's
+    /// admin lock does it between processes.
+    alloc: Mutex<()>,
+}
+
+impl std::fmt::Debug for Region {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Region")
+            .field("name", &self.name)
+            .field("config", &self.config)
+            .field("backing", self.mapping.backing())
+            .finish()
+    }
+}
+
+// SAFETY: the region's memory is shared by design; every access through
+// `Region` goes through atomics, volatile accessors or `unsafe` functions
+// whose callers own the slot or buffer they touch.
+unsafe impl Send for Region {}
+// SAFETY: as above; allocation is serialised by `alloc`.
+unsafe impl Sync for Region {}
+
+impl Region {
+    /// A region private to this process.
+    pub fn private(name: &str, config: RegionConfig) -> Result<Region, MemError> {
+        config.validate()?;
+        let layout = config.layout();
+        let mapping = Mapping::private(name, layout.total)?;
+        let region = Region {
+            name: name.to_string(),
+            mapping,
+            config,
+            layout,
+            user_lock: None,
+            alloc: Mutex::new(()),
+        };
+        region.initialize();
+        Ok(region)
+    }
+
+    /// Opens the named region shared between processes, creating it with
+    /// `config` if it does not exist (or nobody uses it any more). `requested`
+    /// says whether `config` was asked for explicitly (then an existing
+    /// region of another shape is an error) or is only the default.
+    /// `under_lock` runs with the region's admin lock held, so a caller can
+    /// claim parts of it atomically with respect to other processes.
+    pub fn open_shared<T>(
+        name: &str,
+        config: RegionConfig,
+        requested: bool,
+        under_lock: impl FnOnce(&Region) -> Result<T, MemError>,
+    ) -> Result<(Region, T), MemError> {
+        config.validate()?;
+        loop {
+            let (file, backing) = Mapping::open_shared_file(name, config.layout().total)?;
+            let locks = RangeLocks::new(&file);
+            locks.lock_wait(ADMIN_LOCK).map_err(|e| lock_err(name, e))?;
+            if !still_linked(&file, &backing) {
+                continue; // removed by the last user while we waited: retry
+            }
+            let result = Self::open_locked(name, file, backing, config, requested)
+                .and_then(|mut region| {
+                    region.claim_user_lock()?;
+                    let value = under_lock(&region)?;
+                    Ok((region, value))
+                });
+            // The lock belongs to the file description; on error the file is
+            // closed with it, which releases the lock too.
+            if let Ok((region, _)) = &result {
+                let _ = RangeLocks::new(region.mapping.file()).unlock(ADMIN_LOCK);
+            }
+            return result;
+        }
+    }
+
+    fn open_locked(
+        name: &str,
+        file: File,
+        backing: Backing,
+        config: RegionConfig,
+        requested: bool,
+    ) -> Result<Region, MemError> {
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0) as usize;
+        let in_use = len > 0 && others_hold_users(&file);
+        if !in_use {
+            // New, or left behind by processes that are gone: (re)create.
+            let total = config.layout().total;
+            let size_err = |source| MemError::Map { name: name.to_string(), size: total, source };
+            file.set_len(0).map_err(size_err)?;
+            file.set_len(total as u64).map_err(size_err)?;
+            let mapping = Mapping::map_shared(name, file, backing)?;
+            let region = Region::from_parts(name, mapping, config);
+            region.initialize();
+            return Ok(region);
+        }
+        let mapping = Mapping::map_shared(name, file, backing)?;
+        let existing = read_header_config(&mapping).map_err(|(magic, version)| MemError::Foreign {
+            path: mapping.backing().path().map(|p| p.to_path_buf()).unwrap_or_default(),
+            magic,
+            version,
+        })?;
+        if requested && existing != config {
+            return Err(MemError::ConfigMismatch {
+                name: name.to_string(),
+                existing: format!("{existing:?}"),
+                requested: format!("{config:?}"),
+            });
+        }
+        if existing.layout().total > mapping.len() {
+            return Err(MemError::Foreign {
+                path: mapping.backing().path().map(|p| p.to_path_buf()).unwrap_or_default(),
+                magic: MAGIC,
+                version: VERSION,
+            });
+        }
+        Ok(Region::from_parts(name, mapping, existing))
+    }
+
+    fn from_parts(name: &str, mapping: Mapping, config: RegionConfig) -> Region {
+        Region {
+            name: name.to_string(),
+            mapping,
+            config,
+            layout: config.layout(),
+            user_lock: None,
+            alloc: Mutex::new(()),
+        }
+    }
+
+    fn claim_user_lock(&mut self) -> Result<(), MemError> {
+        let locks = RangeLocks::new(self.mapping.file());
+        for i in 0..MAX_USERS {
+            if locks.try_lock(USER_LOCK_BASE + i).map_err(|e| lock_err(&self.name, e))? {
+                self.user_lock = Some(USER_LOCK_BASE + i);
+                return Ok(());
+            }
+        }
+        Err(MemError::Exhausted { name: self.name.clone(), what: "user slots", wanted: 1, free: 0 })
+    }
+
+    /// Writes a fresh header and reserves buffers 0 and 1.
+    fn initialize(&self) {
+        let h = self.header_ptr();
+        // SAFETY: the header lies at the start of our mapping, which is at
+        // least HEADER_BYTES long; nobody else uses the region yet (new
+        // private mapping, or the admin lock is held with no other users).
+        unsafe {
+            (*h).version = VERSION;
+            (*h).buf_size = self.config.buf_size;
+            (*h).num_bufs = self.config.num_bufs;
+            (*h).max_slots = self.config.max_slots;
+            (*h).num_rings = self.config.num_rings;
+            (*h).num_ifs = self.config.num_ifs;
+            (*h).total = self.layout.total as u64;
+        }
+        self.bitmap_set(self.layout.buf_bitmap, 0, true);
+        self.bitmap_set(self.layout.buf_bitmap, 1, true);
+        self.header().free_bufs.store(self.config.num_bufs - FIRST_USABLE_BUF, Ordering::Relaxed);
+        self.header().magic.store(MAGIC, Ordering::Release);
+    }
+
+    fn header_ptr(&self) -> *mut RegionHeader {
+        self.mapping.as_ptr().cast()
+    }
+
+    fn header(&self) -> &RegionHeader {
+        // SAFETY: the mapping starts with a RegionHeader (HEADER_BYTES are
+        // reserved for it); its shared fields are atomics.
+        unsafe { &*self.header_ptr() }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn config(&self) -> &RegionConfig {
+        &self.config
+    }
+    pub fn backing(&self) -> &Backing {
+        self.mapping.backing()
+    }
+    pub fn buf_size(&self) -> u32 {
+        self.config.buf_size
+    }
+    pub fn num_bufs(&self) -> u32 {
+        self.config.num_bufs
+    }
+    pub fn free_bufs(&self) -> u32 {
+        self.header().free_bufs.load(Ordering::Relaxed)
+    }
+    /// The whole mapping, for DMA mapping by the driver layer.
+    pub(crate) fn raw_extent(&self) -> (*mut u8, usize) {
+        (self.mapping.as_ptr(), self.layout.total)
+    }
+    /// Offset of buffer `idx` from the start of the region: with the region's
+    /// IOVA this gives a buffer's device address in O(1).
+    pub fn buf_offset(&self, idx: u32) -> usize {
+        self.layout.buf_area + idx as usize * self.config.buf_size as usize
+    }
+    /// Whether `idx` names a buffer an application may use.
+    pub fn valid_buf(&self, idx: u32) -> bool {
+        (FIRST_USABLE_BUF..self.config.num_bufs).contains(&idx)
+    }
+
+    /// The control area shared by every user of the region.
+    pub fn control<T: SharedControl>(&self) -> &T {
+        const { assert!(std::mem::size_of::<T>() <= CONTROL_BYTES) };
+        const { assert!(std::mem::align_of::<T>() <= PAGE) };
+        // SAFETY: CONTROL_OFFSET..HEADER_BYTES is inside the mapping and page
+        // aligned; T fits (checked above), is valid for any bit pattern and
+        // only interior-mutable (SharedControl's contract).
+        unsafe { &*self.mapping.as_ptr().add(CONTROL_OFFSET).cast::<T>() }
+    }
+
+    /// Runs `f` holding the region's allocation locks (this process's mutex
+    /// and, for named regions, the file's admin lock).
+    pub fn locked<T>(&self, f: impl FnOnce() -> T) -> Result<T, MemError> {
+        let _guard = self.alloc.lock().unwrap_or_else(|p| p.into_inner());
+        let named = self.mapping.backing().path().is_some();
+        let locks = RangeLocks::new(self.mapping.file());
+        if named {
+            locks.lock_wait(ADMIN_LOCK).map_err(|e| lock_err(&self.name, e))?;
+        }
+        let value = f();
+        if named {
+            let _ = locks.unlock(ADMIN_LOCK);
+        }
+        Ok(value)
+    }
+
+    /// Byte-range locks on the region's file for port types (pipe ends).
+    pub fn port_locks(&self) -> RangeLocks<'_> {
+        RangeLocks::new(self.mapping.file())
+    }
+
+    // ---- allocation (callers hold `locked`) ----
+
+    fn bitmap_word(&self, bitmap: usize, bit: u32) -> &AtomicU64 {
+        let off = bitmap + 8 * (bit as usize / 64);
+        debug_assert!(off + 8 <= self.layout.buf_area);
+        // SAFETY: bitmaps lie inside the mapping below buf_area, 8-aligned
+        // (areas are page aligned and words are 8 bytes).
+        unsafe { &*self.mapping.as_ptr().add(off).cast::<AtomicU64>() }
+    }
+
+    fn bitmap_get(&self, bitmap: usize, bit: u32) -> bool {
+        self.bitmap_word(bitmap, bit).load(Ordering::Relaxed) & (1 << (bit % 64)) != 0
+    }
+
+    fn bitmap_set(&self, bitmap: usize, bit: u32, value: bool) {
+        let w = self.bitmap_word(bitmap, bit);
+        let mask = 1u64 << (bit % 64);
+        if value {
+            w.fetch_or(mask, Ordering::Relaxed);
+        } else {
+            w.fetch_and(!mask, Ordering::Relaxed);
+        }
+    }
+
+    fn bitmap_alloc(&self, bitmap: usize, count: u32) -> Option<u32> {
+        (0..count).find(|&i| !self.bitmap_get(bitmap, i)).inspect(|&i| self.bitmap_set(bitmap, i, true))
+    }
+
+    /// Allocates `n` buffers, or none.
+    pub fn alloc_bufs(&self, n: usize) -> Result<Vec<u32>, MemError> {
+        let free = self.free_bufs() as usize;
+        if n > free {
+            return Err(self.exhausted("buffers", n, free));
+        }
+        let mut out = Vec::with_capacity(n);
+        let mut next = FIRST_USABLE_BUF;
+        while out.len() < n && next < self.config.num_bufs {
+            let word = self.bitmap_word(self.layout.buf_bitmap, next).load(Ordering::Relaxed);
+            if word == u64::MAX && next % 64 == 0 {
+                next += 64;
+                continue;
+            }
+            if !self.bitmap_get(self.layout.buf_bitmap, next) {
+                self.bitmap_set(self.layout.buf_bitmap, next, true);
+                out.push(next);
+            }
+            next += 1;
+        }
+        if out.len() < n {
+            for &b in &out {
+                self.bitmap_set(self.layout.buf_bitmap, b, false);
+            }
+            return Err(self.exhausted("buffers", n, out.len()));
+        }
+        self.header().free_bufs.fetch_sub(n as u32, Ordering::Relaxed);
+        Ok(out)
+    }
+
+    /// Returns a buffer to the pool; invalid or already free indices are
+    /// ignored (and reported as false) so teardown never double-frees.
+    pub fn free_buf(&self, idx: u32) -> bool {
+        if !self.valid_buf(idx) || !self.bitmap_get(self.layout.buf_bitmap, idx) {
+            return false;
+        }
+        self.bitmap_set(self.layout.buf_bitmap, idx, false);
+        self.header().free_bufs.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Allocates a ring chunk and returns the ring's offset in the region.
+    pub fn alloc_ring(&self) -> Result<usize, MemError> {
+        let i = self
+            .bitmap_alloc(self.layout.ring_bitmap, self.config.num_rings)
+            .ok_or_else(|| self.exhausted("rings", 1, 0))?;
+        Ok(self.layout.ring_area + i as usize * self.config.ring_chunk())
+    }
+
+    pub fn free_ring(&self, offset: usize) {
+        let i = (offset - self.layout.ring_area) / self.config.ring_chunk();
+        self.bitmap_set(self.layout.ring_bitmap, i as u32, false);
+    }
+
+    /// Allocates a `netmap_if` chunk and returns its offset.
+    pub fn alloc_if(&self) -> Result<usize, MemError> {
+        let i = self
+            .bitmap_alloc(self.layout.if_bitmap, self.config.num_ifs)
+            .ok_or_else(|| self.exhausted("netmap_if slots", 1, 0))?;
+        Ok(self.layout.if_area + i as usize * IF_CHUNK)
+    }
+
+    pub fn free_if(&self, offset: usize) {
+        let i = (offset - self.layout.if_area) / IF_CHUNK;
+        self.bitmap_set(self.layout.if_bitmap, i as u32, false);
+    }
+
+    fn exhausted(&self, what: &'static str, wanted: usize, free: usize) -> MemError {
+        MemError::Exhausted { name: self.name.clone(), what, wanted, free }
+    }
+
+    /// Whether `offset` is a ring chunk of this region.
+    fn ring_offset_ok(&self, offset: usize) -> bool {
+        let chunk = self.config.ring_chunk();
+        offset >= self.layout.ring_area
+            && offset < self.layout.ring_area + chunk * self.config.num_rings as usize
+            && (offset - self.layout.ring_area) % chunk == 0
+    }
+
+    /// A handle on the ring at `offset` (from `alloc_ring`).
+    pub fn ring(&self, offset: usize, num_slots: u32) -> RingMem<'_> {
+        assert!(self.ring_offset_ok(offset) && num_slots <= self.config.max_slots);
+        // SAFETY: offset is a ring chunk inside the mapping (checked above)
+        // holding a header and at least num_slots slots.
+        unsafe { RingMem::new(self, self.mapping.as_ptr().add(offset), num_slots) }
+    }
+
+    /// Writes a `netmap_if` at `if_offset` describing rings at the given
+    /// offsets (tx rings then rx rings; host rings are not used).
+    pub fn write_netmap_if(&self, if_offset: usize, name: &str, tx_rings: &[usize], rx_rings: &[usize]) {
+        use crate::api::abi::{NETMAP_API, NETMAP_IF_RING_OFS, NetmapIf};
+        let n = tx_rings.len() + rx_rings.len();
+        assert!(NETMAP_IF_RING_OFS + 8 * n <= IF_CHUNK && if_offset + IF_CHUNK <= self.layout.ring_area);
+        let mut ni_name = [0u8; 16];
+        let bytes = name.as_bytes();
+        let len = bytes.len().min(15);
+        ni_name[..len].copy_from_slice(&bytes[..len]);
+        let nifp = NetmapIf {
+            ni_name,
+            ni_version: NETMAP_API,
+            ni_flags: 0,
+            ni_tx_rings: tx_rings.len() as u32,
+            ni_rx_rings: rx_rings.len() as u32,
+            ni_bufs_head: 0,
+            ni_host_tx_rings: 0,
+            ni_host_rx_rings: 0,
+            ni_spare1: [0; 3],
+        };
+        // SAFETY: the if chunk lies in the if area inside the mapping
+        // (asserted above) and is owned by the caller, who allocated it.
+        unsafe {
+            let base = self.mapping.as_ptr().add(if_offset);
+            std::ptr::write_volatile(base.cast::<NetmapIf>(), nifp);
+            let ofs = base.add(NETMAP_IF_RING_OFS).cast::<isize>();
+            for (i, &ring) in tx_rings.iter().chain(rx_rings).enumerate() {
+                std::ptr::write_volatile(ofs.add(i), ring as isize - if_offset as isize);
+            }
+        }
+    }
+
+    /// The `ni_bufs_head` field of the `netmap_if` at `if_offset`.
+    pub fn if_bufs_head(&self, if_offset: usize) -> &AtomicU32 {
+        assert!(if_offset >= self.layout.if_area && if_offset + IF_CHUNK <= self.layout.ring_area);
+        // SAFETY: inside an if chunk of the mapping; the field is 4-aligned.
+        unsafe { &*self.mapping.as_ptr().add(if_offset + 32).cast::<AtomicU32>() }
+    }
+
+    /// The link word at the start of buffer `idx` (netmap chains extra
+    /// buffers through it).
+    pub fn buf_link(&self, idx: u32) -> Option<&AtomicU32> {
+        if !self.valid_buf(idx) {
+            return None;
+        }
+        // SAFETY: idx is a valid buffer index, so the word is inside the
+        // buffer area; buffers are at least 64-byte aligned.
+        Some(unsafe { &*self.mapping.as_ptr().add(self.buf_offset(idx)).cast::<AtomicU32>() })
+    }
+
+    /// Read access to buffer `idx`.
+    ///
+    /// # Safety
+    /// The caller must own the buffer under netmap's protocol (it sits in a
+    /// slot of the application's part of a ring, or on its extra list) and
+    /// nobody may write it while the slice lives.
+    pub unsafe fn buf(&self, idx: u32) -> Option<&[u8]> {
+        self.valid_buf(idx).then(|| {
+            // SAFETY: valid index, so the range is inside the buffer area;
+            // exclusivity is the caller's contract.
+            unsafe {
+                std::slice::from_raw_parts(
+                    self.mapping.as_ptr().add(self.buf_offset(idx)),
+                    self.config.buf_size as usize,
+                )
+            }
+        })
+    }
+
+    /// Write access to buffer `idx`.
+    ///
+    /// # Safety
+    /// As for [`Region::buf`], and no other reference to the buffer may live.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn buf_mut(&self, idx: u32) -> Option<&mut [u8]> {
+        self.valid_buf(idx).then(|| {
+            // SAFETY: as in `buf`; exclusivity is the caller's contract.
+            unsafe {
+                std::slice::from_raw_parts_mut(
+                    self.mapping.as_ptr().add(self.buf_offset(idx)),
+                    self.config.buf_size as usize,
+                )
+            }
+        })
+    }
+
+    /// Offset of the buffer area relative to a ring at `ring_offset`.
+    pub fn buf_ofs_from(&self, ring_offset: usize) -> i64 {
+        self.layout.buf_area as i64 - ring_offset as i64
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        let Some(user) = self.user_lock else { return };
+        let Some(path) = self.mapping.backing().path().map(|p| p.to_path_buf()) else { return };
+        let locks = RangeLocks::new(self.mapping.file());
+        if locks.lock_wait(ADMIN_LOCK).is_err() {
+            return;
+        }
+        let _ = locks.unlock(user);
+        if !others_hold_users(self.mapping.file()) {
+            let _ = std::fs::remove_file(&path);
+        }
+        let _ = locks.unlock(ADMIN_LOCK);
+    }
+}
+
+fn lock_err(name: &str, source: std::io::Error) -> MemError {
+    MemError::Lock { name: name.to_string(), source }
+}
+
+fn still_linked(file: &File, backing: &Backing) -> bool {
+    let Some(path) = backing.path() else { return true };
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
+    }
+}
+
+/// Whether any other open handle holds a user byte of the region file.
+fn others_hold_users(file: &File) -> bool {
+    RangeLocks::new(file).any_held_elsewhere(USER_LOCK_BASE, MAX_USERS).unwrap_or(false)
+}
+
+fn read_header_config(mapping: &Mapping) -> Result<RegionConfig, (u64, u32)> {
+    if mapping.len() < HEADER_BYTES {
+        return Err((0, 0));
+    }
+    // SAFETY: the mapping holds at least a header; fields are plain integers
+    // valid for any bit pattern, published before `magic` (acquire below).
+    let h = unsafe { &*mapping.as_ptr().cast::<RegionHeader>() };
+    let magic = h.magic.load(Ordering::Acquire);
+    // SAFETY: same header, read after the acquire.
+    let version = unsafe { std::ptr::read_volatile(&h.version) };
+    if magic != MAGIC || version != VERSION {
+        return Err((magic, version));
+    }
+    // SAFETY: as above.
+    let config = unsafe {
+        RegionConfig {
+            buf_size: std::ptr::read_volatile(&h.buf_size),
+            num_bufs: std::ptr::read_volatile(&h.num_bufs),
+            max_slots: std::ptr::read_volatile(&h.max_slots),
+            num_rings: std::ptr::read_volatile(&h.num_rings),
+            num_ifs: std::ptr::read_volatile(&h.num_ifs),
+        }
+    };
+    config.validate().map_err(|_| (magic, version))?;
+    Ok(config)
+}

@@ -1,0 +1,128 @@
+//! Volatile access to one `netmap_ring` and its slots inside a region.
+//!
+//! The ring lives in memory shared with the application and, for pipes, with
+//! another process; every field is read and written with volatile accesses so
+//! the compiler neither caches nor invents them. Ordering between processes
+//! comes from the atomics the sync code uses around these accesses.
+
+use std::marker::PhantomData;
+use std::ptr::{addr_of, addr_of_mut, read_volatile, write_volatile};
+
+use super::region::Region;
+use crate::api::abi::{Direction, NETMAP_RING_HEADER, NetmapRing, NetmapSlot, Timeval};
+
+/// A ring header plus `num_slots` slots inside a region.
+#[derive(Clone, Copy)]
+pub struct RingMem<'r> {
+    ptr: *mut NetmapRing,
+    num_slots: u32,
+    _region: PhantomData<&'r Region>,
+}
+
+// SAFETY: the ring is plain shared memory accessed only through volatile
+// reads and writes; which side may touch which slot is netmap's protocol,
+// enforced by the sync code.
+unsafe impl Send for RingMem<'_> {}
+// SAFETY: as above.
+unsafe impl Sync for RingMem<'_> {}
+
+macro_rules! field {
+    ($get:ident, $set:ident, $f:ident, $t:ty) => {
+        #[inline]
+        pub fn $get(&self) -> $t {
+            // SAFETY: ptr points to a live ring header (see `new`).
+            unsafe { read_volatile(addr_of!((*self.ptr).$f)) }
+        }
+        #[inline]
+        pub fn $set(&self, v: $t) {
+            // SAFETY: as above.
+            unsafe { write_volatile(addr_of_mut!((*self.ptr).$f), v) }
+        }
+    };
+}
+
+impl<'r> RingMem<'r> {
+    /// # Safety
+    /// `ptr` must point to a 128-byte aligned ring chunk with room for the
+    /// header and `num_slots` slots, inside a mapping that outlives `'r`.
+    pub(crate) unsafe fn new(_region: &'r Region, ptr: *mut u8, num_slots: u32) -> Self {
+        RingMem { ptr: ptr.cast(), num_slots, _region: PhantomData }
+    }
+
+    /// Writes a fresh header: all constant fields, head = cur = 0 and
+    /// `tail`, as netmap does when a ring is created.
+    pub fn init(&self, ringid: u16, dir: Direction, buf_ofs: i64, buf_size: u32, tail: u32) {
+        let header = NetmapRing {
+            buf_ofs,
+            num_slots: self.num_slots,
+            nr_buf_size: buf_size,
+            ringid,
+            dir: dir as u16,
+            head: 0,
+            cur: 0,
+            tail,
+            flags: 0,
+            _pad: 0,
+            ts: Timeval::default(),
+            offset_mask: 0,
+            buf_align: 0,
+            _pad2: [0; 56],
+            sem: [0; 128],
+        };
+        // SAFETY: see `new`; the caller owns a ring it is initialising.
+        unsafe { write_volatile(self.ptr, header) }
+    }
+
+    pub fn num_slots(&self) -> u32 {
+        self.num_slots
+    }
+
+    field!(head, set_head, head, u32);
+    field!(cur, set_cur, cur, u32);
+    field!(tail, set_tail, tail, u32);
+    field!(flags, set_flags, flags, u32);
+    field!(buf_ofs, set_buf_ofs, buf_ofs, i64);
+    field!(nr_buf_size, set_nr_buf_size, nr_buf_size, u32);
+    field!(ringid, set_ringid, ringid, u16);
+    field!(ts, set_ts, ts, Timeval);
+
+    #[inline]
+    fn slot_ptr(&self, i: u32) -> *mut NetmapSlot {
+        assert!(i < self.num_slots, "slot {i} out of ring of {}", self.num_slots);
+        // SAFETY: i < num_slots and the chunk holds num_slots slots after the
+        // 256-byte header.
+        unsafe { self.ptr.cast::<u8>().add(NETMAP_RING_HEADER).cast::<NetmapSlot>().add(i as usize) }
+    }
+
+    /// Slot `i` (panics if `i >= num_slots`: callers index with values they
+    /// have validated or computed modulo the ring).
+    #[inline]
+    pub fn slot(&self, i: u32) -> NetmapSlot {
+        // SAFETY: slot_ptr checked the index.
+        unsafe { read_volatile(self.slot_ptr(i)) }
+    }
+
+    #[inline]
+    pub fn set_slot(&self, i: u32, s: NetmapSlot) {
+        // SAFETY: slot_ptr checked the index.
+        unsafe { write_volatile(self.slot_ptr(i), s) }
+    }
+
+    #[inline]
+    pub fn set_slot_flags(&self, i: u32, flags: u16) {
+        // SAFETY: slot_ptr checked the index.
+        unsafe { write_volatile(addr_of_mut!((*self.slot_ptr(i)).flags), flags) }
+    }
+
+    #[inline]
+    pub fn set_slot_len(&self, i: u32, len: u16) {
+        // SAFETY: slot_ptr checked the index.
+        unsafe { write_volatile(addr_of_mut!((*self.slot_ptr(i)).len), len) }
+    }
+
+    #[inline]
+    pub fn set_slot_buf(&self, i: u32, buf_idx: u32) {
+        // SAFETY: slot_ptr checked the index.
+        unsafe { write_volatile(addr_of_mut!((*self.slot_ptr(i)).buf_idx), buf_idx) }
+    }
+}

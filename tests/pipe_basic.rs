@@ -1,0 +1,142 @@
+//! Pipes inside one process: packets go in one end and come out the other,
+//! byte for byte, in order, with back-pressure instead of drops.
+
+use vfio_netmap::api::{ApiError, PipeEnd, PipeSpec, Port};
+
+fn unique(name: &str) -> String {
+    format!("{name}-{}", std::process::id())
+}
+
+fn open_pair(name: &str, slots: u32) -> (Port, Port) {
+    let region = unique(name);
+    let mut spec = PipeSpec::new(&region, "0", PipeEnd::Master);
+    spec.slots = slots;
+    let master = Port::open_pipe(&format!("netmap:{region}{{0"), &spec).unwrap();
+    spec.end = PipeEnd::Slave;
+    let slave = Port::open_pipe(&format!("netmap:{region}}}0"), &spec).unwrap();
+    (master, slave)
+}
+
+/// Fills as many TX slots as there is room for with packets numbered from
+/// `next`, up to `limit`; returns how many it queued.
+fn send_some(port: &mut Port, next: &mut u64, limit: u64) -> u64 {
+    let mut ring = port.tx_ring(0);
+    let mut cur = ring.cur();
+    let mut sent = 0;
+    while ring.space() > 0 && *next < limit {
+        let buf = ring.buf_mut(cur).unwrap();
+        let len = 60 + (*next % 1400) as usize;
+        buf[..8].copy_from_slice(&next.to_le_bytes());
+        for (i, b) in buf[8..len].iter_mut().enumerate() {
+            *b = (*next as usize + i) as u8;
+        }
+        ring.set_len(cur, len as u16);
+        cur = ring.next(cur);
+        ring.advance_to(cur);
+        *next += 1;
+        sent += 1;
+    }
+    sent
+}
+
+fn receive_some(port: &mut Port, expect: &mut u64) -> u64 {
+    let ring = port.rx_ring(0);
+    let mut head = ring.head();
+    let mut got = 0;
+    while head != ring.tail() {
+        let pkt = ring.packet(head).unwrap();
+        let seq = u64::from_le_bytes(pkt[..8].try_into().unwrap());
+        assert_eq!(seq, *expect, "out of order");
+        assert_eq!(pkt.len(), 60 + (seq % 1400) as usize, "length of packet {seq}");
+        for (i, &b) in pkt[8..].iter().enumerate() {
+            assert_eq!(b, (seq as usize + i) as u8, "byte {i} of packet {seq}");
+        }
+        *expect += 1;
+        got += 1;
+        head = ring.next(head);
+    }
+    ring.advance_to(head);
+    got
+}
+
+#[test]
+fn packets_cross_a_pipe_intact_and_in_order() {
+    let (mut master, mut slave) = open_pair("basic", 256);
+    let total = 100_000;
+    let (mut next, mut expect) = (0, 0);
+    while expect < total {
+        send_some(&mut master, &mut next, total);
+        master.txsync().unwrap();
+        slave.rxsync().unwrap();
+        receive_some(&mut slave, &mut expect);
+        slave.rxsync().unwrap();
+    }
+    assert_eq!(expect, total);
+}
+
+#[test]
+fn a_full_pipe_pushes_back_instead_of_dropping() {
+    let (mut master, mut slave) = open_pair("backpressure", 64);
+    let (mut next, mut expect) = (0, 0);
+    // Without the receiver, the sender can queue exactly one ring's worth
+    // minus the always-empty slot, then no more.
+    let mut queued = 0;
+    for _ in 0..10 {
+        queued += send_some(&mut master, &mut next, u64::MAX);
+        master.txsync().unwrap();
+    }
+    assert_eq!(queued, 63);
+    assert_eq!(master.tx_ring(0).space(), 0);
+    slave.rxsync().unwrap();
+    assert_eq!(receive_some(&mut slave, &mut expect), 63);
+    slave.rxsync().unwrap();
+    master.txsync().unwrap();
+    assert_eq!(master.tx_ring(0).space(), 63);
+}
+
+#[test]
+fn bad_indices_and_slots_are_errors_and_the_ring_recovers() {
+    let (mut master, mut slave) = open_pair("errors", 64);
+    let ring = master.tx_ring(0);
+    ring.set_head(70);
+    assert!(matches!(master.txsync(), Err(ApiError::BadIndices { head: 70, .. })));
+    let ring = master.tx_ring(0);
+    ring.set_head(0);
+    ring.set_cur(0);
+    master.txsync().unwrap();
+
+    let ring = master.tx_ring(0);
+    let good = ring.slot(0).buf_idx;
+    ring.set_buf_idx(0, 1);
+    ring.set_len(0, 60);
+    ring.advance_to(1);
+    assert!(matches!(master.txsync(), Err(ApiError::BadBufIdx { buf_idx: 1, slot: 0, .. })));
+    let ring = master.tx_ring(0);
+    ring.set_len(0, 4000);
+    ring.set_buf_idx(0, good);
+    assert!(matches!(master.txsync(), Err(ApiError::BadLen { len: 4000, .. })));
+    master.tx_ring(0).set_len(0, 60);
+    master.txsync().unwrap();
+    slave.rxsync().unwrap();
+    assert_eq!(slave.rx_ring(0).space(), 1);
+
+    master.tx_ring(0).set_tail(5);
+    assert!(matches!(master.txsync(), Err(ApiError::TailModified { tail: 5, .. })));
+    master.txsync().unwrap();
+}
+
+#[test]
+fn an_end_has_one_owner_and_can_be_reopened() {
+    let (master, slave) = open_pair("owner", 64);
+    let region = unique("owner");
+    let spec = PipeSpec::new(&region, "0", PipeEnd::Master);
+    let err = Port::open_pipe("again", &spec).unwrap_err();
+    assert!(matches!(err, ApiError::PipeEndBusy { .. }), "{err}");
+    assert!(slave.peer_alive());
+    drop(master);
+    assert!(!slave.peer_alive());
+    let master = Port::open_pipe("again", &spec).unwrap();
+    assert!(slave.peer_alive());
+    drop(master);
+    drop(slave);
+}
