@@ -60,6 +60,22 @@ impl std::fmt::Debug for Port {
 }
 
 impl Port {
+    /// Opens a port by its netmap name: `netmap:NAME{ID` (pipe master) or
+    /// `netmap:NAME}ID` (pipe slave); a bare `NAME{ID` works too.
+    pub fn open(name: &str) -> Result<Port, ApiError> {
+        let body = name.strip_prefix("netmap:").unwrap_or(name);
+        let Some(pos) = body.find(['{', '}']) else {
+            return Err(ApiError::Unsupported {
+                port: name.to_string(),
+                what: "this kind of port".to_string(),
+                hint: " yet: use a pipe, `netmap:NAME{ID` or `netmap:NAME}ID`".to_string(),
+            });
+        };
+        let end = if body.as_bytes()[pos] == b'{' { PipeEnd::Master } else { PipeEnd::Slave };
+        let spec = PipeSpec::new(&body[..pos], &body[pos + 1..], end);
+        Port::open_pipe(name, &spec)
+    }
+
     /// Opens one end of a pipe.
     pub fn open_pipe(name: &str, spec: &PipeSpec) -> Result<Port, ApiError> {
         let (region, opened) = Region::open_shared(
