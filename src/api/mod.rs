@@ -1,6 +1,7 @@
 //! netmap's ring API in userspace.
 
 pub mod abi;
+pub mod batch;
 pub mod error;
 mod futex;
 pub mod kring;
@@ -10,6 +11,7 @@ pub mod port;
 pub mod ring;
 
 pub use abi::{NetmapSlot, slot_flags};
+pub use batch::{RxBatch, TxBatch, forward};
 pub use error::ApiError;
 pub use kring::{KRing, RingId};
 pub use pipe::PipeEnd;

@@ -1,6 +1,38 @@
 //! The raw netmap view of a ring, for applications that do netmap's index
 //! arithmetic themselves: `head`/`cur`/`tail`, slots, and the buffers of
 //! the slots the application owns.
+//!
+//! ```
+//! use vfio_netmap::api::Port;
+//! # let name = format!("doc-raw-{}", std::process::id());
+//! let mut tx = Port::open(&format!("netmap:{name}{{0"))?;
+//! let mut rx = Port::open(&format!("netmap:{name}}}0"))?;
+//!
+//! // Transmit: fill slots from cur while there is space, then move head.
+//! let mut ring = tx.tx_ring(0);
+//! let mut cur = ring.cur();
+//! for byte in [7u8, 8, 9] {
+//!     ring.buf_mut(cur).unwrap()[..60].fill(byte);
+//!     ring.set_len(cur, 60);
+//!     cur = ring.next(cur);
+//! }
+//! ring.advance_to(cur); // head = cur: the three slots go to the port
+//! tx.txsync()?;
+//!
+//! // Receive: [head, tail) holds packets; moving head releases them.
+//! rx.rxsync()?;
+//! let ring = rx.rx_ring(0);
+//! let mut head = ring.head();
+//! let mut first_bytes = vec![];
+//! while head != ring.tail() {
+//!     first_bytes.push(ring.packet(head).unwrap()[0]);
+//!     head = ring.next(head);
+//! }
+//! ring.advance_to(head);
+//! rx.rxsync()?;
+//! assert_eq!(first_bytes, [7, 8, 9]);
+//! # Ok::<(), vfio_netmap::api::ApiError>(())
+//! ```
 
 use super::abi::NetmapSlot;
 use super::kring::RingId;

@@ -1,0 +1,208 @@
+//! The idiomatic layer: packets as byte slices, no index arithmetic.
+//!
+//! ```
+//! use vfio_netmap::api::Port;
+//! # let name = format!("doc-batch-{}", std::process::id());
+//! let mut tx = Port::open(&format!("netmap:{name}{{0"))?;
+//! let mut rx = Port::open(&format!("netmap:{name}}}0"))?;
+//!
+//! // Fill transmit buffers in place, then send them.
+//! let mut batch = tx.tx_batch(0);
+//! for i in 0..3u8 {
+//!     batch.push_with(|buf| {
+//!         buf[..4].copy_from_slice(&[i; 4]);
+//!         4
+//!     });
+//! }
+//! assert_eq!(batch.commit(), 3);
+//! tx.txsync()?;
+//!
+//! // Receive them as &[u8]; they are handed back when the batch drops.
+//! rx.rxsync()?;
+//! let mut got = Vec::new();
+//! let mut packets = rx.rx_batch(0);
+//! while let Some(pkt) = packets.next() {
+//!     got.push(pkt.to_vec());
+//! }
+//! drop(packets);
+//! assert_eq!(got, vec![vec![0; 4], vec![1; 4], vec![2; 4]]);
+//! # Ok::<(), vfio_netmap::api::ApiError>(())
+//! ```
+
+use super::abi::slot_flags::{NS_BUF_CHANGED, NS_MOREFRAG};
+use super::error::ApiError;
+use super::port::Port;
+use super::ring::Ring;
+
+/// Received packets of one RX ring, from `head` to `tail`. Each packet is
+/// released (head advances past it) once the batch is dropped; call
+/// [`Port::rxsync`] to get more.
+pub struct RxBatch<'a> {
+    ring: Ring<'a>,
+    next: u32,
+    tail: u32,
+}
+
+impl RxBatch<'_> {
+    /// The next packet, valid until the following call.
+    #[allow(clippy::should_implement_trait)] // a lending iterator: items borrow the batch
+    pub fn next(&mut self) -> Option<&[u8]> {
+        if self.next == self.tail {
+            return None;
+        }
+        let i = self.next;
+        self.next = self.ring.next(i);
+        self.ring.packet(i)
+    }
+
+    /// Packets left in the batch.
+    pub fn len(&self) -> u32 {
+        let n = self.ring.num_slots();
+        (self.tail + n - self.next) % n
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.next == self.tail
+    }
+
+    /// Calls `f` on every packet of the batch.
+    pub fn for_each(mut self, mut f: impl FnMut(&[u8])) {
+        while let Some(p) = self.next() {
+            f(p);
+        }
+    }
+}
+
+impl Drop for RxBatch<'_> {
+    fn drop(&mut self) {
+        self.ring.advance_to(self.next);
+    }
+}
+
+/// Free slots of one TX ring, filled in order; [`TxBatch::commit`] (or
+/// drop) hands the filled ones to the port, [`Port::txsync`] sends them.
+pub struct TxBatch<'a> {
+    ring: Ring<'a>,
+    next: u32,
+    tail: u32,
+    filled: u32,
+}
+
+impl TxBatch<'_> {
+    /// Free slots left.
+    pub fn room(&self) -> u32 {
+        let n = self.ring.num_slots();
+        (self.tail + n - self.next) % n
+    }
+
+    /// Fills the next free buffer: `fill` writes the packet and returns its
+    /// length (clamped to the buffer size). Returns false when the ring is
+    /// full.
+    pub fn push_with(&mut self, fill: impl FnOnce(&mut [u8]) -> usize) -> bool {
+        if self.next == self.tail {
+            return false;
+        }
+        let i = self.next;
+        let Some(buf) = self.ring.buf_mut(i) else { return false };
+        let len = fill(buf).min(buf.len());
+        self.ring.set_len(i, len as u16);
+        self.next = self.ring.next(i);
+        self.filled += 1;
+        true
+    }
+
+    /// Copies `packet` into the next free buffer; false when the ring is full
+    /// or the packet is larger than a buffer.
+    pub fn push(&mut self, packet: &[u8]) -> bool {
+        if packet.len() > self.ring.buf_size() as usize {
+            return false;
+        }
+        self.push_with(|buf| {
+            buf[..packet.len()].copy_from_slice(packet);
+            packet.len()
+        })
+    }
+
+    /// Hands the filled slots to the port; returns how many.
+    pub fn commit(mut self) -> u32 {
+        self.publish();
+        self.filled
+    }
+
+    fn publish(&mut self) {
+        self.ring.advance_to(self.next);
+    }
+}
+
+impl Drop for TxBatch<'_> {
+    fn drop(&mut self) {
+        self.publish();
+    }
+}
+
+impl Port {
+    /// The packets waiting on RX ring `ring` (after the last rxsync).
+    pub fn rx_batch(&mut self, ring: usize) -> RxBatch<'_> {
+        let r = self.rx_ring(ring);
+        let (next, tail) = (r.head(), r.tail());
+        r.set_cur(next);
+        RxBatch { ring: r, next, tail }
+    }
+
+    /// The free slots of TX ring `ring` (after the last txsync).
+    pub fn tx_batch(&mut self, ring: usize) -> TxBatch<'_> {
+        let r = self.tx_ring(ring);
+        let (next, tail) = (r.head(), r.tail());
+        r.set_cur(next);
+        TxBatch { ring: r, next, tail, filled: 0 }
+    }
+}
+
+/// Moves up to `limit` received packets from `from`'s RX ring to `to`'s TX
+/// ring, zero-copy: the two slots swap buffers (both marked
+/// `NS_BUF_CHANGED`), so payload bytes never move. Fragment flags travel
+/// with the packet. Needs both ports in one region; returns how many moved.
+/// Call `to.txsync()` to send and `from.rxsync()` to release.
+///
+/// ```
+/// use vfio_netmap::api::{Port, forward};
+/// # let name = format!("doc-fwd-{}", std::process::id());
+/// let mut a_tx = Port::open(&format!("netmap:{name}{{0"))?;
+/// let mut a_rx = Port::open(&format!("netmap:{name}}}0"))?;
+/// let mut b_tx = Port::open(&format!("netmap:{name}{{1"))?;
+/// let mut b_rx = Port::open(&format!("netmap:{name}}}1"))?;
+/// let mut batch = a_tx.tx_batch(0);
+/// batch.push(b"hello");
+/// batch.commit();
+/// a_tx.txsync()?;
+/// a_rx.rxsync()?;
+/// assert_eq!(forward(&mut a_rx, 0, &mut b_tx, 0, usize::MAX)?, 1);
+/// b_tx.txsync()?;
+/// a_rx.rxsync()?;
+/// b_rx.rxsync()?;
+/// assert_eq!(b_rx.rx_batch(0).next(), Some(&b"hello"[..]));
+/// # Ok::<(), vfio_netmap::api::ApiError>(())
+/// ```
+pub fn forward(from: &mut Port, rx_ring: usize, to: &mut Port, tx_ring: usize, limit: usize) -> Result<usize, ApiError> {
+    if !from.shares_region_with(to) {
+        return Err(ApiError::DifferentRegions { a: from.name().to_string(), b: to.name().to_string() });
+    }
+    let rx = from.rx_ring(rx_ring);
+    let tx = to.tx_ring(tx_ring);
+    let (mut ri, mut ti) = (rx.head(), tx.head());
+    let mut moved = 0;
+    while moved < limit && ri != rx.tail() && ti != tx.tail() {
+        let (rs, ts) = (rx.slot(ri), tx.slot(ti));
+        tx.set_buf_idx(ti, rs.buf_idx);
+        tx.set_len(ti, rs.len);
+        tx.set_flags(ti, NS_BUF_CHANGED | (rs.flags & NS_MOREFRAG));
+        rx.set_buf_idx(ri, ts.buf_idx);
+        rx.set_flags(ri, NS_BUF_CHANGED);
+        ri = rx.next(ri);
+        ti = tx.next(ti);
+        moved += 1;
+    }
+    rx.advance_to(ri);
+    tx.advance_to(ti);
+    Ok(moved)
+}
