@@ -47,7 +47,11 @@ fn receive_some(port: &mut Port, expect: &mut u64) -> u64 {
         let pkt = ring.packet(head).unwrap();
         let seq = u64::from_le_bytes(pkt[..8].try_into().unwrap());
         assert_eq!(seq, *expect, "out of order");
-        assert_eq!(pkt.len(), 60 + (seq % 1400) as usize, "length of packet {seq}");
+        assert_eq!(
+            pkt.len(),
+            60 + (seq % 1400) as usize,
+            "length of packet {seq}"
+        );
         for (i, &b) in pkt[8..].iter().enumerate() {
             assert_eq!(b, (seq as usize + i) as u8, "byte {i} of packet {seq}");
         }
@@ -99,7 +103,10 @@ fn bad_indices_and_slots_are_errors_and_the_ring_recovers() {
     let (mut master, mut slave) = open_pair("errors", 64);
     let ring = master.tx_ring(0);
     ring.set_head(70);
-    assert!(matches!(master.txsync(), Err(ApiError::BadIndices { head: 70, .. })));
+    assert!(matches!(
+        master.txsync(),
+        Err(ApiError::BadIndices { head: 70, .. })
+    ));
     let ring = master.tx_ring(0);
     ring.set_head(0);
     ring.set_cur(0);
@@ -110,18 +117,31 @@ fn bad_indices_and_slots_are_errors_and_the_ring_recovers() {
     ring.set_buf_idx(0, 1);
     ring.set_len(0, 60);
     ring.advance_to(1);
-    assert!(matches!(master.txsync(), Err(ApiError::BadBufIdx { buf_idx: 1, slot: 0, .. })));
+    assert!(matches!(
+        master.txsync(),
+        Err(ApiError::BadBufIdx {
+            buf_idx: 1,
+            slot: 0,
+            ..
+        })
+    ));
     let ring = master.tx_ring(0);
     ring.set_len(0, 4000);
     ring.set_buf_idx(0, good);
-    assert!(matches!(master.txsync(), Err(ApiError::BadLen { len: 4000, .. })));
+    assert!(matches!(
+        master.txsync(),
+        Err(ApiError::BadLen { len: 4000, .. })
+    ));
     master.tx_ring(0).set_len(0, 60);
     master.txsync().unwrap();
     slave.rxsync().unwrap();
     assert_eq!(slave.rx_ring(0).space(), 1);
 
     master.tx_ring(0).set_tail(5);
-    assert!(matches!(master.txsync(), Err(ApiError::TailModified { tail: 5, .. })));
+    assert!(matches!(
+        master.txsync(),
+        Err(ApiError::TailModified { tail: 5, .. })
+    ));
     master.txsync().unwrap();
 }
 

@@ -50,7 +50,9 @@ fn dist(n: u32, a: u32, b: u32) -> u32 {
 
 fn owned(r: &Ring<'_>) -> HashSet<u32> {
     let n = r.num_slots();
-    (0..dist(n, r.head(), r.tail())).map(|i| (r.head() + i) % n).collect()
+    (0..dist(n, r.head(), r.tail()))
+        .map(|i| (r.head() + i) % n)
+        .collect()
 }
 
 struct World {
@@ -71,21 +73,40 @@ struct World {
 impl World {
     fn new(slots: u32) -> World {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let name = format!("prop-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "prop-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
         let tx = Port::open(&format!("netmap:{name}{{0")).unwrap();
         let rx = Port::open(&format!("netmap:{name}}}0")).unwrap();
         let r = tx.tx_ring(0);
-        let all_bufs = (0..slots).map(|k| r.slot(k).buf_idx).collect::<HashSet<_>>();
+        let all_bufs = (0..slots)
+            .map(|k| r.slot(k).buf_idx)
+            .collect::<HashSet<_>>();
         assert_eq!(all_bufs.len(), slots as usize);
         let n = r.num_slots();
-        World { tx, rx, n, next_seq: 0, expect_seq: 0, sent_buf: vec![None; n as usize], seen: HashSet::new(), all_bufs, tx_hwcur: 0 }
+        World {
+            tx,
+            rx,
+            n,
+            next_seq: 0,
+            expect_seq: 0,
+            sent_buf: vec![None; n as usize],
+            seen: HashSet::new(),
+            all_bufs,
+            tx_hwcur: 0,
+        }
     }
 
     fn check_invariants(&mut self) {
         let t = self.tx.tx_ring(0);
         let r = self.rx.rx_ring(0);
         let (to, ro) = (owned(&t), owned(&r));
-        assert!(to.is_disjoint(&ro), "a position is owned by both applications: tx {to:?} rx {ro:?}");
+        assert!(
+            to.is_disjoint(&ro),
+            "a position is owned by both applications: tx {to:?} rx {ro:?}"
+        );
         // Buffers the applications can see are distinct and from the pool.
         let mut bufs = HashSet::new();
         for &k in &to {
@@ -101,7 +122,11 @@ impl World {
         while k != r.tail() {
             if self.seen.insert(k) {
                 let s = r.slot(k);
-                assert_eq!(Some(s.buf_idx), self.sent_buf[k as usize], "position {k} lost its buffer");
+                assert_eq!(
+                    Some(s.buf_idx),
+                    self.sent_buf[k as usize],
+                    "position {k} lost its buffer"
+                );
                 let pkt = r.packet(k).unwrap();
                 let seq = u64::from_le_bytes(pkt[..8].try_into().unwrap());
                 assert_eq!(seq, self.expect_seq, "out of order");
@@ -156,7 +181,10 @@ impl World {
                 if avail >= 2 {
                     self.check_invariants();
                     let r = self.rx.rx_ring(0);
-                    let (i, j) = ((r.head() + a as u32 % avail) % n, (r.head() + b as u32 % avail) % n);
+                    let (i, j) = (
+                        (r.head() + a as u32 % avail) % n,
+                        (r.head() + b as u32 % avail) % n,
+                    );
                     let (si, sj) = (r.slot(i), r.slot(j));
                     r.set_buf_idx(i, sj.buf_idx);
                     r.set_buf_idx(j, si.buf_idx);
@@ -168,7 +196,10 @@ impl World {
                 let t = self.tx.tx_ring(0);
                 let avail = dist(n, t.cur(), t.tail());
                 if avail >= 2 {
-                    let (i, j) = ((t.cur() + a as u32 % avail) % n, (t.cur() + b as u32 % avail) % n);
+                    let (i, j) = (
+                        (t.cur() + a as u32 % avail) % n,
+                        (t.cur() + b as u32 % avail) % n,
+                    );
                     let (si, sj) = (t.slot(i), t.slot(j));
                     t.set_buf_idx(i, sj.buf_idx);
                     t.set_buf_idx(j, si.buf_idx);
@@ -219,7 +250,10 @@ impl World {
                         matches!(err, ApiError::BadBufIdx { buf_idx, slot, .. } if buf_idx == bad && slot == k),
                         "{err}"
                     ),
-                    Op::BadLen(len) => assert!(matches!(err, ApiError::BadLen { len: l, slot, .. } if l == len && slot == k), "{err}"),
+                    Op::BadLen(len) => assert!(
+                        matches!(err, ApiError::BadLen { len: l, slot, .. } if l == len && slot == k),
+                        "{err}"
+                    ),
                     _ => unreachable!(),
                 }
                 // Slots before k were sent; the application fixes k and
@@ -236,7 +270,10 @@ impl World {
                 let bad = v as u32 % n;
                 if bad != tail {
                     r.set_tail(bad);
-                    assert!(matches!(self.rx.rxsync(), Err(ApiError::TailModified { .. })));
+                    assert!(matches!(
+                        self.rx.rxsync(),
+                        Err(ApiError::TailModified { .. })
+                    ));
                     assert_eq!(self.rx.rx_ring(0).tail(), tail);
                 }
             }

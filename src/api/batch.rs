@@ -103,7 +103,9 @@ impl TxBatch<'_> {
             return false;
         }
         let i = self.next;
-        let Some(buf) = self.ring.buf_mut(i) else { return false };
+        let Some(buf) = self.ring.buf_mut(i) else {
+            return false;
+        };
         let len = fill(buf).min(buf.len());
         self.ring.set_len(i, len as u16);
         self.next = self.ring.next(i);
@@ -146,7 +148,11 @@ impl Port {
         let r = self.rx_ring(ring);
         let (next, tail) = (r.head(), r.tail());
         r.set_cur(next);
-        RxBatch { ring: r, next, tail }
+        RxBatch {
+            ring: r,
+            next,
+            tail,
+        }
     }
 
     /// The free slots of TX ring `ring` (after the last txsync).
@@ -154,7 +160,12 @@ impl Port {
         let r = self.tx_ring(ring);
         let (next, tail) = (r.head(), r.tail());
         r.set_cur(next);
-        TxBatch { ring: r, next, tail, filled: 0 }
+        TxBatch {
+            ring: r,
+            next,
+            tail,
+            filled: 0,
+        }
     }
 }
 
@@ -183,9 +194,18 @@ impl Port {
 /// assert_eq!(b_rx.rx_batch(0).next(), Some(&b"hello"[..]));
 /// # Ok::<(), vfio_netmap::api::ApiError>(())
 /// ```
-pub fn forward(from: &mut Port, rx_ring: usize, to: &mut Port, tx_ring: usize, limit: usize) -> Result<usize, ApiError> {
+pub fn forward(
+    from: &mut Port,
+    rx_ring: usize,
+    to: &mut Port,
+    tx_ring: usize,
+    limit: usize,
+) -> Result<usize, ApiError> {
     if !from.shares_region_with(to) {
-        return Err(ApiError::DifferentRegions { a: from.name().to_string(), b: to.name().to_string() });
+        return Err(ApiError::DifferentRegions {
+            a: from.name().to_string(),
+            b: to.name().to_string(),
+        });
     }
     let rx = from.rx_ring(rx_ring);
     let tx = to.tx_ring(tx_ring);

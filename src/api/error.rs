@@ -12,28 +12,54 @@ pub enum ApiError {
          forward, with head <= cur <= tail (modulo the ring); nothing was synced, fix the \
          indices and sync again"
     )]
-    BadIndices { ring: RingId, head: u32, cur: u32, hwcur: u32, tail: u32, num_slots: u32 },
+    BadIndices {
+        ring: RingId,
+        head: u32,
+        cur: u32,
+        hwcur: u32,
+        tail: u32,
+        num_slots: u32,
+    },
 
     #[error(
         "{ring}: the application wrote tail = {tail}, but tail belongs to the port (it is \
          {expected}); it has been restored, sync again"
     )]
-    TailModified { ring: RingId, tail: u32, expected: u32 },
+    TailModified {
+        ring: RingId,
+        tail: u32,
+        expected: u32,
+    },
 
     #[error(
         "{ring}, slot {slot}: buffer index {buf_idx} is not a usable buffer (valid: 2..{num_bufs}; \
          0 and 1 are reserved); slots before it were synced, fix this slot and sync again"
     )]
-    BadBufIdx { ring: RingId, slot: u32, buf_idx: u32, num_bufs: u32 },
+    BadBufIdx {
+        ring: RingId,
+        slot: u32,
+        buf_idx: u32,
+        num_bufs: u32,
+    },
 
     #[error(
         "{ring}, slot {slot}: length {len} exceeds the buffer size {buf_size}; slots before it \
          were synced, fix this slot and sync again"
     )]
-    BadLen { ring: RingId, slot: u32, len: u16, buf_size: u32 },
+    BadLen {
+        ring: RingId,
+        slot: u32,
+        len: u16,
+        buf_size: u32,
+    },
 
     #[error("port `{port}` has no {what} {index} (it has {count}); use `-N` with N < {count}")]
-    NoSuchRing { port: String, what: &'static str, index: u32, count: u32 },
+    NoSuchRing {
+        port: String,
+        what: &'static str,
+        index: u32,
+        count: u32,
+    },
 
     #[error(
         "pipe end `{port}` is already open in another process or handle; close it there first \
@@ -48,7 +74,11 @@ pub enum ApiError {
     PeerGone { port: String },
 
     #[error("`{port}`: {what} is not supported{hint}")]
-    Unsupported { port: String, what: String, hint: String },
+    Unsupported {
+        port: String,
+        what: String,
+        hint: String,
+    },
 
     #[error(
         "ports `{a}` and `{b}` do not share a memory region, so buffers cannot be swapped \

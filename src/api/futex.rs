@@ -7,12 +7,22 @@ use std::time::Duration;
 /// Sleeps while `*word == expected`, for at most `timeout`.
 pub fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
     let ts = timeout.map(to_timespec);
-    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: word is a live, 4-aligned u32; ts_ptr is null or points to a
     // timespec that outlives the call. Errors (EAGAIN, EINTR, ETIMEDOUT) all
     // mean "recheck", which the caller does.
     unsafe {
-        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT, expected, ts_ptr, 0usize, 0u32);
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            expected,
+            ts_ptr,
+            0usize,
+            0u32,
+        );
     }
 }
 
@@ -20,7 +30,15 @@ pub fn wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
 pub fn wake(word: &AtomicU32) {
     // SAFETY: word is a live u32; FUTEX_WAKE only uses its address.
     unsafe {
-        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX, 0usize, 0usize, 0u32);
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE,
+            i32::MAX,
+            0usize,
+            0usize,
+            0u32,
+        );
     }
 }
 
@@ -34,7 +52,9 @@ pub fn wait_any(words: &[(&AtomicU32, u32)], timeout: Option<Duration>) {
         [(w, v)] => wait(w, *v, timeout),
         _ => {
             if !waitv(words, timeout) {
-                let slice = timeout.map_or(Duration::from_millis(1), |t| t.min(Duration::from_millis(1)));
+                let slice = timeout.map_or(Duration::from_millis(1), |t| {
+                    t.min(Duration::from_millis(1))
+                });
                 wait(words[0].0, words[0].1, Some(slice));
             }
         }
@@ -57,24 +77,44 @@ fn waitv(words: &[(&AtomicU32, u32)], timeout: Option<Duration>) -> bool {
     let waiters: Vec<FutexWaitv> = words
         .iter()
         .take(128)
-        .map(|(w, v)| FutexWaitv { val: *v as u64, uaddr: w.as_ptr() as u64, flags: FUTEX2_SIZE_U32, reserved: 0 })
+        .map(|(w, v)| FutexWaitv {
+            val: *v as u64,
+            uaddr: w.as_ptr() as u64,
+            flags: FUTEX2_SIZE_U32,
+            reserved: 0,
+        })
         .collect();
     let deadline = timeout.map(|t| {
-        let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: now is a valid timespec to fill.
         unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
         let total = Duration::new(now.tv_sec as u64, now.tv_nsec as u32) + t;
         to_timespec(total)
     });
-    let ts_ptr = deadline.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let ts_ptr = deadline
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: waiters is a live array of futex_waitv structures pointing at
     // live u32 words; ts_ptr is null or a live timespec.
     let rc = unsafe {
-        libc::syscall(SYS_FUTEX_WAITV, waiters.as_ptr(), waiters.len() as u32, 0u32, ts_ptr, libc::CLOCK_MONOTONIC)
+        libc::syscall(
+            SYS_FUTEX_WAITV,
+            waiters.as_ptr(),
+            waiters.len() as u32,
+            0u32,
+            ts_ptr,
+            libc::CLOCK_MONOTONIC,
+        )
     };
     !(rc < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS))
 }
 
 fn to_timespec(d: Duration) -> libc::timespec {
-    libc::timespec { tv_sec: d.as_secs() as libc::time_t, tv_nsec: d.subsec_nanos() as libc::c_long }
+    libc::timespec {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_nsec: d.subsec_nanos() as libc::c_long,
+    }
 }

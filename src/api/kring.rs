@@ -15,7 +15,11 @@ pub struct RingId {
 
 impl std::fmt::Display for RingId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let d = if self.dir == Direction::Tx { "tx" } else { "rx" };
+        let d = if self.dir == Direction::Tx {
+            "tx"
+        } else {
+            "rx"
+        };
         write!(f, "{d} ring {}", self.index)
     }
 }
@@ -33,14 +37,27 @@ pub struct KRing {
 impl KRing {
     /// Initial state as netmap creates it: TX owns all but one slot, RX none.
     pub fn new(id: RingId, num_slots: u32) -> KRing {
-        let hwtail = if id.dir == Direction::Tx { num_slots - 1 } else { 0 };
-        KRing { id, num_slots, hwcur: 0, hwtail }
+        let hwtail = if id.dir == Direction::Tx {
+            num_slots - 1
+        } else {
+            0
+        };
+        KRing {
+            id,
+            num_slots,
+            hwcur: 0,
+            hwtail,
+        }
     }
 
     /// `(to - from) mod num_slots`.
     #[inline]
     pub fn distance(&self, from: u32, to: u32) -> u32 {
-        if to >= from { to - from } else { to + self.num_slots - from }
+        if to >= from {
+            to - from
+        } else {
+            to + self.num_slots - from
+        }
     }
 
     #[inline]
@@ -51,7 +68,11 @@ impl KRing {
     #[inline]
     pub fn advance(&self, i: u32, n: u32) -> u32 {
         let j = i + n;
-        if j >= self.num_slots { j - self.num_slots } else { j }
+        if j >= self.num_slots {
+            j - self.num_slots
+        } else {
+            j
+        }
     }
 
     /// Checks the application's `head`/`cur` against the last sync:
@@ -63,7 +84,11 @@ impl KRing {
         let (head, cur, tail) = (ring.head(), ring.cur(), ring.tail());
         if tail != self.hwtail {
             ring.set_tail(self.hwtail);
-            return Err(ApiError::TailModified { ring: self.id, tail, expected: self.hwtail });
+            return Err(ApiError::TailModified {
+                ring: self.id,
+                tail,
+                expected: self.hwtail,
+            });
         }
         let n = self.num_slots;
         let span = self.distance(self.hwcur, self.hwtail);

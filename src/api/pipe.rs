@@ -96,7 +96,9 @@ impl PipeEntry {
     fn id_words_eq(&self, id: &[u8]) -> bool {
         let mut buf = [0u8; MAX_ID];
         buf[..id.len()].copy_from_slice(id);
-        buf.chunks(8).zip(&self.id).all(|(c, w)| w.load(Ordering::Relaxed) == u64::from_le_bytes(c.try_into().unwrap()))
+        buf.chunks(8)
+            .zip(&self.id)
+            .all(|(c, w)| w.load(Ordering::Relaxed) == u64::from_le_bytes(c.try_into().unwrap()))
     }
 
     fn set_id(&self, id: &[u8]) {
@@ -163,11 +165,18 @@ pub(crate) fn open_end(
         }));
     }
     let existing = table.entries.iter().position(|e| e.id_matches(idb));
-    let lock_err = |e| MemError::Lock { name: region.name().to_string(), source: e };
+    let lock_err = |e| MemError::Lock {
+        name: region.name().to_string(),
+        source: e,
+    };
     let entry = match existing {
         Some(i) => {
-            let peer_alive = locks.held_elsewhere(lock_byte(i, end.peer())).map_err(lock_err)?;
-            let self_alive = locks.held_elsewhere(lock_byte(i, end as usize)).map_err(lock_err)?;
+            let peer_alive = locks
+                .held_elsewhere(lock_byte(i, end.peer()))
+                .map_err(lock_err)?;
+            let self_alive = locks
+                .held_elsewhere(lock_byte(i, end as usize))
+                .map_err(lock_err)?;
             if !peer_alive && !self_alive {
                 // Left over by processes that are gone: start afresh.
                 free_pipe(region, &table.entries[i]);
@@ -182,8 +191,13 @@ pub(crate) fn open_end(
         Ok(i) => i,
         Err(e) => return Ok(Err(e)),
     };
-    if !locks.try_lock(lock_byte(entry, end as usize)).map_err(lock_err)? {
-        return Ok(Err(ApiError::PipeEndBusy { port: port.to_string() }));
+    if !locks
+        .try_lock(lock_byte(entry, end as usize))
+        .map_err(lock_err)?
+    {
+        return Ok(Err(ApiError::PipeEndBusy {
+            port: port.to_string(),
+        }));
     }
     let e = &table.entries[entry];
     let n = e.num_slots.load(Ordering::Relaxed);
@@ -191,20 +205,29 @@ pub(crate) fn open_end(
     let tx_line = &e.dirs[me].sender;
     let rx_line = &e.dirs[end.peer()].receiver;
     let tx = KRing {
-        id: RingId { dir: Direction::Tx, index: 0 },
+        id: RingId {
+            dir: Direction::Tx,
+            index: 0,
+        },
         num_slots: n,
         hwcur: tx_line.tx_hwcur.load(Ordering::Relaxed) % n,
         hwtail: tx_line.tx_hwtail.load(Ordering::Relaxed) % n,
     };
     let rx = KRing {
-        id: RingId { dir: Direction::Rx, index: 0 },
+        id: RingId {
+            dir: Direction::Rx,
+            index: 0,
+        },
         num_slots: n,
         hwcur: rx_line.rx_hwcur.load(Ordering::Relaxed) % n,
         hwtail: rx_line.rx_hwtail.load(Ordering::Relaxed) % n,
     };
     // A reopened end resumes where its kring was: whatever the previous
     // owner had prepared beyond hwcur is discarded.
-    for (k, off) in [(&tx, e.ring(me, Direction::Tx)), (&rx, e.ring(me, Direction::Rx))] {
+    for (k, off) in [
+        (&tx, e.ring(me, Direction::Tx)),
+        (&rx, e.ring(me, Direction::Rx)),
+    ] {
         let ring = region.ring(off, n);
         ring.set_head(k.hwcur);
         ring.set_cur(k.hwcur);
@@ -229,8 +252,15 @@ fn create_pipe(
     id: &[u8],
     num_slots: u32,
 ) -> Result<Result<usize, ApiError>, MemError> {
-    let Some(i) = table.entries.iter().position(|e| e.in_use.load(Ordering::Relaxed) == 0) else {
-        return Ok(Err(ApiError::TooManyPipes { region: region.name().to_string(), max: MAX_PIPES }));
+    let Some(i) = table
+        .entries
+        .iter()
+        .position(|e| e.in_use.load(Ordering::Relaxed) == 0)
+    else {
+        return Ok(Err(ApiError::TooManyPipes {
+            region: region.name().to_string(),
+            max: MAX_PIPES,
+        }));
     };
     if num_slots < 8 || num_slots > region.config().max_slots {
         return Ok(Err(ApiError::BadOption {
@@ -256,8 +286,13 @@ fn create_pipe(
         Ok(())
     })();
     if let Err(err) = allocated {
-        rings.iter().filter(|&&r| r != 0).for_each(|&r| region.free_ring(r));
-        ifs.iter().filter(|&&f| f != 0).for_each(|&f| region.free_if(f));
+        rings
+            .iter()
+            .filter(|&&r| r != 0)
+            .for_each(|&r| region.free_ring(r));
+        ifs.iter()
+            .filter(|&&f| f != 0)
+            .for_each(|&f| region.free_if(f));
         bufs.iter().for_each(|&b| {
             region.free_buf(b);
         });
@@ -267,13 +302,23 @@ fn create_pipe(
     for end in 0..2 {
         let (tx_off, rx_off) = (rings[end * 2], rings[end * 2 + 1]);
         let tx = region.ring(tx_off, num_slots);
-        tx.init(0, Direction::Tx, region.buf_ofs_from(tx_off), buf_size, num_slots - 1);
+        tx.init(
+            0,
+            Direction::Tx,
+            region.buf_ofs_from(tx_off),
+            buf_size,
+            num_slots - 1,
+        );
         let rx = region.ring(rx_off, num_slots);
         rx.init(0, Direction::Rx, region.buf_ofs_from(rx_off), buf_size, 0);
         e.ring_off[end * 2].store(tx_off as u64, Ordering::Relaxed);
         e.ring_off[end * 2 + 1].store(rx_off as u64, Ordering::Relaxed);
         e.if_off[end].store(ifs[end] as u64, Ordering::Relaxed);
-        let name = format!("{}{}", if end == 0 { "{" } else { "}" }, String::from_utf8_lossy(id));
+        let name = format!(
+            "{}{}",
+            if end == 0 { "{" } else { "}" },
+            String::from_utf8_lossy(id)
+        );
         region.write_netmap_if(ifs[end], &name, &[tx_off], &[rx_off]);
     }
     // Buffers belong to positions of each direction: the sender's TX slot
@@ -282,7 +327,12 @@ fn create_pipe(
         let tx = region.ring(rings[dir * 2], num_slots);
         let peer_rx = region.ring(rings[(1 - dir) * 2 + 1], num_slots);
         for k in 0..num_slots {
-            let slot = NetmapSlot { buf_idx: bufs[dir * num_slots as usize + k as usize], len: 0, flags: 0, ptr: 0 };
+            let slot = NetmapSlot {
+                buf_idx: bufs[dir * num_slots as usize + k as usize],
+                len: 0,
+                flags: 0,
+                ptr: 0,
+            };
             tx.set_slot(k, slot);
             peer_rx.set_slot(k, slot);
         }
@@ -329,7 +379,9 @@ pub(crate) fn free_extra_list(region: &Region, if_offset: usize) {
     let mut idx = head.swap(0, Ordering::Relaxed);
     let mut budget = region.num_bufs();
     while idx != 0 && budget > 0 {
-        let Some(link) = region.buf_link(idx) else { break };
+        let Some(link) = region.buf_link(idx) else {
+            break;
+        };
         let next = link.load(Ordering::Relaxed);
         if !region.free_buf(idx) {
             break;
@@ -345,8 +397,13 @@ pub(crate) fn close_end(region: &Region, entry: usize, end: PipeEnd) {
     let table: &PipeTable = region.control();
     let locks = region.port_locks();
     let _ = locks.unlock(lock_byte(entry, end as usize));
-    free_extra_list(region, table.entries[entry].if_off[end as usize].load(Ordering::Relaxed) as usize);
-    let peer_alive = locks.held_elsewhere(lock_byte(entry, end.peer())).unwrap_or(true);
+    free_extra_list(
+        region,
+        table.entries[entry].if_off[end as usize].load(Ordering::Relaxed) as usize,
+    );
+    let peer_alive = locks
+        .held_elsewhere(lock_byte(entry, end.peer()))
+        .unwrap_or(true);
     if !peer_alive {
         free_pipe(region, &table.entries[entry]);
     }
@@ -354,15 +411,28 @@ pub(crate) fn close_end(region: &Region, entry: usize, end: PipeEnd) {
 
 /// Whether the other end of the pipe is open (in any process).
 pub(crate) fn peer_open(region: &Region, entry: usize, end: PipeEnd) -> bool {
-    region.port_locks().held_elsewhere(lock_byte(entry, end.peer())).unwrap_or(false)
+    region
+        .port_locks()
+        .held_elsewhere(lock_byte(entry, end.peer()))
+        .unwrap_or(false)
 }
 
 fn validate(region: &Region, ring: RingId, k: u32, s: &NetmapSlot) -> Result<(), ApiError> {
     if !region.valid_buf(s.buf_idx) {
-        return Err(ApiError::BadBufIdx { ring, slot: k, buf_idx: s.buf_idx, num_bufs: region.num_bufs() });
+        return Err(ApiError::BadBufIdx {
+            ring,
+            slot: k,
+            buf_idx: s.buf_idx,
+            num_bufs: region.num_bufs(),
+        });
     }
     if s.len as u32 > region.buf_size() {
-        return Err(ApiError::BadLen { ring, slot: k, len: s.len, buf_size: region.buf_size() });
+        return Err(ApiError::BadLen {
+            ring,
+            slot: k,
+            len: s.len,
+            buf_size: region.buf_size(),
+        });
     }
     Ok(())
 }
@@ -387,7 +457,13 @@ pub(crate) fn txsync(region: &Region, p: &OpenedPipe, kring: &mut KRing) -> Resu
                 result = Err(err);
                 break;
             }
-            peer_rx.set_slot(k, NetmapSlot { flags: s.flags & slot_flags::NS_MOREFRAG, ..s });
+            peer_rx.set_slot(
+                k,
+                NetmapSlot {
+                    flags: s.flags & slot_flags::NS_MOREFRAG,
+                    ..s
+                },
+            );
             if s.flags & slot_flags::CLEARED_ON_TX != 0 {
                 tx.set_slot_flags(k, s.flags & !slot_flags::CLEARED_ON_TX);
             }
@@ -474,11 +550,15 @@ pub(crate) fn arm_wait<'r>(
     let (seq, waiters, progressed): (&AtomicU32, &AtomicU32, &dyn Fn() -> bool) = match dir {
         Direction::Rx => {
             let d = &e.dirs[p.end.peer()];
-            (&d.sender.rx_seq, &d.receiver.rx_waiters, &|| d.sender.rx_tail.load(Ordering::Acquire) != kring.hwtail)
+            (&d.sender.rx_seq, &d.receiver.rx_waiters, &|| {
+                d.sender.rx_tail.load(Ordering::Acquire) != kring.hwtail
+            })
         }
         Direction::Tx => {
             let d = &e.dirs[p.end as usize];
-            (&d.receiver.tx_seq, &d.sender.tx_waiters, &|| d.receiver.tx_tail.load(Ordering::Acquire) != kring.hwtail)
+            (&d.receiver.tx_seq, &d.sender.tx_waiters, &|| {
+                d.receiver.tx_tail.load(Ordering::Acquire) != kring.hwtail
+            })
         }
     };
     let snapshot = seq.load(Ordering::Acquire);
@@ -496,8 +576,14 @@ pub(crate) fn disarm_wait(region: &Region, p: &OpenedPipe, dir: Direction) {
     let table: &PipeTable = region.control();
     let e = &table.entries[p.entry];
     match dir {
-        Direction::Rx => e.dirs[p.end.peer()].receiver.rx_waiters.store(0, Ordering::Relaxed),
-        Direction::Tx => e.dirs[p.end as usize].sender.tx_waiters.store(0, Ordering::Relaxed),
+        Direction::Rx => e.dirs[p.end.peer()]
+            .receiver
+            .rx_waiters
+            .store(0, Ordering::Relaxed),
+        Direction::Tx => e.dirs[p.end as usize]
+            .sender
+            .tx_waiters
+            .store(0, Ordering::Relaxed),
     }
 }
 

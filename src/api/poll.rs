@@ -31,7 +31,11 @@ pub struct PollItem<'a> {
 
 impl<'a> PollItem<'a> {
     pub fn new(port: &'a mut Port, events: u8) -> Self {
-        PollItem { port, events, revents: 0 }
+        PollItem {
+            port,
+            events,
+            revents: 0,
+        }
     }
 }
 
@@ -65,7 +69,8 @@ pub fn poll(items: &mut [PollItem<'_>], timeout: Option<Duration>) -> Result<usi
         if ready > 0 || remaining == Some(Duration::ZERO) {
             return Ok(ready);
         }
-        let progressed = sleep_until_progress(items, remaining.map_or(PEER_CHECK, |r| r.min(PEER_CHECK)));
+        let progressed =
+            sleep_until_progress(items, remaining.map_or(PEER_CHECK, |r| r.min(PEER_CHECK)));
         if !progressed {
             let mut hup = 0;
             for item in items.iter_mut() {

@@ -55,7 +55,10 @@ pub struct Port {
 
 impl std::fmt::Debug for Port {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Port").field("name", &self.name).field("region", &self.region).finish()
+        f.debug_struct("Port")
+            .field("name", &self.name)
+            .field("region", &self.region)
+            .finish()
     }
 }
 
@@ -71,7 +74,11 @@ impl Port {
                 hint: " yet: use a pipe, `netmap:NAME{ID` or `netmap:NAME}ID`".to_string(),
             });
         };
-        let end = if body.as_bytes()[pos] == b'{' { PipeEnd::Master } else { PipeEnd::Slave };
+        let end = if body.as_bytes()[pos] == b'{' {
+            PipeEnd::Master
+        } else {
+            PipeEnd::Slave
+        };
         let spec = PipeSpec::new(&body[..pos], &body[pos + 1..], end);
         Port::open_pipe(name, &spec)
     }
@@ -103,7 +110,9 @@ impl Port {
     /// Chains `n` extra buffers from `ni_bufs_head`, as netmap's
     /// `nr_extra_bufs` does: each buffer's first u32 names the next, 0 ends.
     fn alloc_extra_bufs(&self, n: u32) -> Result<(), ApiError> {
-        let bufs = self.region.locked(|| self.region.alloc_bufs(n as usize))??;
+        let bufs = self
+            .region
+            .locked(|| self.region.alloc_bufs(n as usize))??;
         let head = self.region.if_bufs_head(self.if_offset);
         let mut next = head.load(Ordering::Relaxed);
         for &b in bufs.iter().rev() {
@@ -191,8 +200,16 @@ impl Port {
 
     /// The futex word to sleep on for progress in `dir` on ring `i`, or
     /// `None` when there is progress already.
-    pub(crate) fn arm_wait(&self, dir: Direction, i: usize) -> Option<(&std::sync::atomic::AtomicU32, u32)> {
-        let kring = if dir == Direction::Tx { &self.tx[i].1 } else { &self.rx[i].1 };
+    pub(crate) fn arm_wait(
+        &self,
+        dir: Direction,
+        i: usize,
+    ) -> Option<(&std::sync::atomic::AtomicU32, u32)> {
+        let kring = if dir == Direction::Tx {
+            &self.tx[i].1
+        } else {
+            &self.rx[i].1
+        };
         match &self.backend {
             Backend::Pipe(p) => pipe::arm_wait(&self.region, p, dir, kring),
         }

@@ -96,7 +96,11 @@ impl<'a> Ring<'a> {
     #[inline]
     pub fn space(&self) -> u32 {
         let (cur, tail) = (self.mem.cur(), self.mem.tail());
-        if tail >= cur { tail - cur } else { tail + self.num_slots() - cur }
+        if tail >= cur {
+            tail - cur
+        } else {
+            tail + self.num_slots() - cur
+        }
     }
 
     /// netmap's `nm_ring_empty`: no slot between cur and tail.

@@ -10,7 +10,11 @@ pub enum MemError {
         "cannot map {size} bytes for region `{name}`: {source}; free memory or ask for fewer \
          buffers/slots (e.g. `@conf:bufs=4096`)"
     )]
-    Map { name: String, size: usize, source: io::Error },
+    Map {
+        name: String,
+        size: usize,
+        source: io::Error,
+    },
 
     #[error("cannot open shared region file {path}: {source}; check that {dir} exists and is writable (or set VFIO_NETMAP_SHM_DIR to another directory)", dir = path.parent().map(|p| p.display().to_string()).unwrap_or_default())]
     SharedFile { path: PathBuf, source: io::Error },
@@ -19,13 +23,21 @@ pub enum MemError {
         "region file {path} is not a vfio-netmap region of this version (found magic {magic:#x}, \
          version {version}); remove it (`rm {path}`) if no process uses it"
     )]
-    Foreign { path: PathBuf, magic: u64, version: u32 },
+    Foreign {
+        path: PathBuf,
+        magic: u64,
+        version: u32,
+    },
 
     #[error(
         "region `{name}` already exists with {existing}, but {requested} was requested; open it \
          without conflicting `@conf:` options, or close every port using it first"
     )]
-    ConfigMismatch { name: String, existing: String, requested: String },
+    ConfigMismatch {
+        name: String,
+        existing: String,
+        requested: String,
+    },
 
     #[error(
         "invalid region configuration: {0}; buffer size must be a multiple of 64 between 64 and \
@@ -37,7 +49,12 @@ pub enum MemError {
         "region `{name}` is out of {what}: {wanted} wanted, {free} free; create it with more \
          (e.g. `@conf:bufs=N`) or close ports that use it"
     )]
-    Exhausted { name: String, what: &'static str, wanted: usize, free: usize },
+    Exhausted {
+        name: String,
+        what: &'static str,
+        wanted: usize,
+        free: usize,
+    },
 
     #[error("locking region `{name}` failed: {source}")]
     Lock { name: String, source: io::Error },

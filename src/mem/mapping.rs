@@ -75,19 +75,37 @@ impl Mapping {
                 .and_then(|f| f.set_len(rounded as u64).map(|_| f))
             {
                 Ok(file) => match map_file(&file, rounded) {
-                    Ok(map) => return Ok(Mapping { map, file, backing: Backing::MemfdHuge }),
-                    Err(e) => log::warn!("hugepage mapping for `{name}` failed ({e}); using 4 KiB pages"),
+                    Ok(map) => {
+                        return Ok(Mapping {
+                            map,
+                            file,
+                            backing: Backing::MemfdHuge,
+                        });
+                    }
+                    Err(e) => {
+                        log::warn!("hugepage mapping for `{name}` failed ({e}); using 4 KiB pages")
+                    }
                 },
-                Err(e) => log::warn!("memfd with hugepages for `{name}` failed ({e}); using 4 KiB pages"),
+                Err(e) => {
+                    log::warn!("memfd with hugepages for `{name}` failed ({e}); using 4 KiB pages")
+                }
             }
         } else {
             log_no_hugepages(name, size);
         }
-        let map_err = |source| MemError::Map { name: name.to_string(), size, source };
+        let map_err = |source| MemError::Map {
+            name: name.to_string(),
+            size,
+            source,
+        };
         let file = memfd(name, 0).map_err(map_err)?;
         file.set_len(size as u64).map_err(map_err)?;
         let map = map_file(&file, size).map_err(map_err)?;
-        Ok(Mapping { map, file, backing: Backing::Memfd })
+        Ok(Mapping {
+            map,
+            file,
+            backing: Backing::Memfd,
+        })
     }
 
     /// Opens (creating if needed) the named shared file of a region. Returns
@@ -114,10 +132,17 @@ impl Mapping {
 
     /// Maps an already sized shared file.
     pub fn map_shared(name: &str, file: File, backing: Backing) -> Result<Mapping, MemError> {
-        let map_err = |source| MemError::Map { name: name.to_string(), size: 0, source };
+        let map_err = |source| MemError::Map {
+            name: name.to_string(),
+            size: 0,
+            source,
+        };
         let size = file.metadata().map_err(map_err)?.len() as usize;
-        let map = map_file(&file, size)
-            .map_err(|source| MemError::Map { name: name.to_string(), size, source })?;
+        let map = map_file(&file, size).map_err(|source| MemError::Map {
+            name: name.to_string(),
+            size,
+            source,
+        })?;
         Ok(Mapping { map, file, backing })
     }
 }
@@ -134,7 +159,10 @@ fn open_rw(path: &Path) -> Result<File, MemError> {
         .truncate(false)
         .mode(0o600)
         .open(path)
-        .map_err(|source| MemError::SharedFile { path: path.to_path_buf(), source })
+        .map_err(|source| MemError::SharedFile {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 fn map_file(file: &File, len: usize) -> std::io::Result<MmapRaw> {
@@ -174,7 +202,12 @@ pub fn hugetlbfs_mount() -> Option<PathBuf> {
     let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
     mounts.lines().find_map(|line| {
         let mut fields = line.split_whitespace();
-        let (_, dir, fstype, opts) = (fields.next()?, fields.next()?, fields.next()?, fields.next()?);
+        let (_, dir, fstype, opts) = (
+            fields.next()?,
+            fields.next()?,
+            fields.next()?,
+            fields.next()?,
+        );
         let two_mb = !opts.contains("pagesize=") || opts.contains("pagesize=2M");
         (fstype == "hugetlbfs" && two_mb).then(|| PathBuf::from(dir))
     })
@@ -201,7 +234,12 @@ impl<'a> RangeLocks<'a> {
         RangeLocks { file }
     }
 
-    fn fcntl(&self, cmd: libc::c_int, kind: libc::c_short, byte: u64) -> std::io::Result<libc::flock> {
+    fn fcntl(
+        &self,
+        cmd: libc::c_int,
+        kind: libc::c_short,
+        byte: u64,
+    ) -> std::io::Result<libc::flock> {
         self.fcntl_range(cmd, kind, byte, 1)
     }
 
@@ -222,7 +260,11 @@ impl<'a> RangeLocks<'a> {
         // SAFETY: fl is a valid flock structure that outlives the call; the
         // fd is open for as long as self.file is borrowed.
         let rc = unsafe { libc::fcntl(self.file.as_raw_fd(), cmd, &mut fl as *mut libc::flock) };
-        if rc < 0 { Err(std::io::Error::last_os_error()) } else { Ok(fl) }
+        if rc < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(fl)
+        }
     }
 
     /// Waits for an exclusive lock on `byte`.
@@ -239,13 +281,16 @@ impl<'a> RangeLocks<'a> {
     pub fn try_lock(&self, byte: u64) -> std::io::Result<bool> {
         match self.fcntl(libc::F_OFD_SETLK, libc::F_WRLCK as libc::c_short, byte) {
             Ok(_) => Ok(true),
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EACCES)) => Ok(false),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EACCES)) => {
+                Ok(false)
+            }
             Err(e) => Err(e),
         }
     }
 
     pub fn unlock(&self, byte: u64) -> std::io::Result<()> {
-        self.fcntl(libc::F_OFD_SETLK, libc::F_UNLCK as libc::c_short, byte).map(|_| ())
+        self.fcntl(libc::F_OFD_SETLK, libc::F_UNLCK as libc::c_short, byte)
+            .map(|_| ())
     }
 
     /// Whether another open file description holds `byte`.
@@ -255,7 +300,12 @@ impl<'a> RangeLocks<'a> {
 
     /// Whether another open file description holds any byte of the range.
     pub fn any_held_elsewhere(&self, start: u64, len: u64) -> std::io::Result<bool> {
-        let fl = self.fcntl_range(libc::F_OFD_GETLK, libc::F_WRLCK as libc::c_short, start, len)?;
+        let fl = self.fcntl_range(
+            libc::F_OFD_GETLK,
+            libc::F_WRLCK as libc::c_short,
+            start,
+            len,
+        )?;
         Ok(fl.l_type != libc::F_UNLCK as libc::c_short)
     }
 }

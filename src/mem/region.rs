@@ -57,7 +57,13 @@ pub struct RegionConfig {
 
 impl Default for RegionConfig {
     fn default() -> Self {
-        RegionConfig { buf_size: 2048, num_bufs: 16384, max_slots: 4096, num_rings: 64, num_ifs: 32 }
+        RegionConfig {
+            buf_size: 2048,
+            num_bufs: 16384,
+            max_slots: 4096,
+            num_rings: 64,
+            num_ifs: 32,
+        }
     }
 }
 
@@ -90,7 +96,15 @@ impl RegionConfig {
         let if_bitmap = ring_bitmap + 8 * words(self.num_rings);
         let buf_area = round_up(if_bitmap + 8 * words(self.num_ifs), PAGE);
         let total = buf_area + self.buf_size as usize * self.num_bufs as usize;
-        Layout { if_area, ring_area, buf_bitmap, ring_bitmap, if_bitmap, buf_area, total }
+        Layout {
+            if_area,
+            ring_area,
+            buf_bitmap,
+            ring_bitmap,
+            if_bitmap,
+            buf_area,
+            total,
+        }
     }
 }
 
@@ -201,8 +215,8 @@ impl Region {
             if !still_linked(&file, &backing) {
                 continue; // removed by the last user while we waited: retry
             }
-            let result = Self::open_locked(name, file, backing, config, requested)
-                .and_then(|mut region| {
+            let result =
+                Self::open_locked(name, file, backing, config, requested).and_then(|mut region| {
                     region.claim_user_lock()?;
                     let value = under_lock(&region)?;
                     Ok((region, value))
@@ -228,7 +242,11 @@ impl Region {
         if !in_use {
             // New, or left behind by processes that are gone: (re)create.
             let total = config.layout().total;
-            let size_err = |source| MemError::Map { name: name.to_string(), size: total, source };
+            let size_err = |source| MemError::Map {
+                name: name.to_string(),
+                size: total,
+                source,
+            };
             file.set_len(0).map_err(size_err)?;
             file.set_len(total as u64).map_err(size_err)?;
             let mapping = Mapping::map_shared(name, file, backing)?;
@@ -237,11 +255,16 @@ impl Region {
             return Ok(region);
         }
         let mapping = Mapping::map_shared(name, file, backing)?;
-        let existing = read_header_config(&mapping).map_err(|(magic, version)| MemError::Foreign {
-            path: mapping.backing().path().map(|p| p.to_path_buf()).unwrap_or_default(),
-            magic,
-            version,
-        })?;
+        let existing =
+            read_header_config(&mapping).map_err(|(magic, version)| MemError::Foreign {
+                path: mapping
+                    .backing()
+                    .path()
+                    .map(|p| p.to_path_buf())
+                    .unwrap_or_default(),
+                magic,
+                version,
+            })?;
         if requested && existing != config {
             return Err(MemError::ConfigMismatch {
                 name: name.to_string(),
@@ -251,7 +274,11 @@ impl Region {
         }
         if existing.layout().total > mapping.len() {
             return Err(MemError::Foreign {
-                path: mapping.backing().path().map(|p| p.to_path_buf()).unwrap_or_default(),
+                path: mapping
+                    .backing()
+                    .path()
+                    .map(|p| p.to_path_buf())
+                    .unwrap_or_default(),
                 magic: MAGIC,
                 version: VERSION,
             });
@@ -273,12 +300,20 @@ impl Region {
     fn claim_user_lock(&mut self) -> Result<(), MemError> {
         let locks = RangeLocks::new(self.mapping.file());
         for i in 0..MAX_USERS {
-            if locks.try_lock(USER_LOCK_BASE + i).map_err(|e| lock_err(&self.name, e))? {
+            if locks
+                .try_lock(USER_LOCK_BASE + i)
+                .map_err(|e| lock_err(&self.name, e))?
+            {
                 self.user_lock = Some(USER_LOCK_BASE + i);
                 return Ok(());
             }
         }
-        Err(MemError::Exhausted { name: self.name.clone(), what: "user slots", wanted: 1, free: 0 })
+        Err(MemError::Exhausted {
+            name: self.name.clone(),
+            what: "user slots",
+            wanted: 1,
+            free: 0,
+        })
     }
 
     /// Writes a fresh header and reserves buffers 0 and 1.
@@ -298,7 +333,9 @@ impl Region {
         }
         self.bitmap_set(self.layout.buf_bitmap, 0, true);
         self.bitmap_set(self.layout.buf_bitmap, 1, true);
-        self.header().free_bufs.store(self.config.num_bufs - FIRST_USABLE_BUF, Ordering::Relaxed);
+        self.header()
+            .free_bufs
+            .store(self.config.num_bufs - FIRST_USABLE_BUF, Ordering::Relaxed);
         self.header().magic.store(MAGIC, Ordering::Release);
     }
 
@@ -331,6 +368,7 @@ impl Region {
         self.header().free_bufs.load(Ordering::Relaxed)
     }
     /// The whole mapping, for DMA mapping by the driver layer.
+    #[allow(dead_code)] // used by the NIC ports, which land with the drivers
     pub(crate) fn raw_extent(&self) -> (*mut u8, usize) {
         (self.mapping.as_ptr(), self.layout.total)
     }
@@ -361,7 +399,9 @@ impl Region {
         let named = self.mapping.backing().path().is_some();
         let locks = RangeLocks::new(self.mapping.file());
         if named {
-            locks.lock_wait(ADMIN_LOCK).map_err(|e| lock_err(&self.name, e))?;
+            locks
+                .lock_wait(ADMIN_LOCK)
+                .map_err(|e| lock_err(&self.name, e))?;
         }
         let value = f();
         if named {
@@ -400,7 +440,9 @@ impl Region {
     }
 
     fn bitmap_alloc(&self, bitmap: usize, count: u32) -> Option<u32> {
-        (0..count).find(|&i| !self.bitmap_get(bitmap, i)).inspect(|&i| self.bitmap_set(bitmap, i, true))
+        (0..count)
+            .find(|&i| !self.bitmap_get(bitmap, i))
+            .inspect(|&i| self.bitmap_set(bitmap, i, true))
     }
 
     /// Allocates `n` buffers, or none.
@@ -412,7 +454,9 @@ impl Region {
         let mut out = Vec::with_capacity(n);
         let mut next = FIRST_USABLE_BUF;
         while out.len() < n && next < self.config.num_bufs {
-            let word = self.bitmap_word(self.layout.buf_bitmap, next).load(Ordering::Relaxed);
+            let word = self
+                .bitmap_word(self.layout.buf_bitmap, next)
+                .load(Ordering::Relaxed);
             if word == u64::MAX && next % 64 == 0 {
                 next += 64;
                 continue;
@@ -429,7 +473,9 @@ impl Region {
             }
             return Err(self.exhausted("buffers", n, out.len()));
         }
-        self.header().free_bufs.fetch_sub(n as u32, Ordering::Relaxed);
+        self.header()
+            .free_bufs
+            .fetch_sub(n as u32, Ordering::Relaxed);
         Ok(out)
     }
 
@@ -471,7 +517,12 @@ impl Region {
     }
 
     fn exhausted(&self, what: &'static str, wanted: usize, free: usize) -> MemError {
-        MemError::Exhausted { name: self.name.clone(), what, wanted, free }
+        MemError::Exhausted {
+            name: self.name.clone(),
+            what,
+            wanted,
+            free,
+        }
     }
 
     /// Whether `offset` is a ring chunk of this region.
@@ -492,10 +543,18 @@ impl Region {
 
     /// Writes a `netmap_if` at `if_offset` describing rings at the given
     /// offsets (tx rings then rx rings; host rings are not used).
-    pub fn write_netmap_if(&self, if_offset: usize, name: &str, tx_rings: &[usize], rx_rings: &[usize]) {
+    pub fn write_netmap_if(
+        &self,
+        if_offset: usize,
+        name: &str,
+        tx_rings: &[usize],
+        rx_rings: &[usize],
+    ) {
         use crate::api::abi::{NETMAP_API, NETMAP_IF_RING_OFS, NetmapIf};
         let n = tx_rings.len() + rx_rings.len();
-        assert!(NETMAP_IF_RING_OFS + 8 * n <= IF_CHUNK && if_offset + IF_CHUNK <= self.layout.ring_area);
+        assert!(
+            NETMAP_IF_RING_OFS + 8 * n <= IF_CHUNK && if_offset + IF_CHUNK <= self.layout.ring_area
+        );
         let mut ni_name = [0u8; 16];
         let bytes = name.as_bytes();
         let len = bytes.len().min(15);
@@ -527,7 +586,13 @@ impl Region {
     pub fn if_bufs_head(&self, if_offset: usize) -> &AtomicU32 {
         assert!(if_offset >= self.layout.if_area && if_offset + IF_CHUNK <= self.layout.ring_area);
         // SAFETY: inside an if chunk of the mapping; the field is 4-aligned.
-        unsafe { &*self.mapping.as_ptr().add(if_offset + 32).cast::<AtomicU32>() }
+        unsafe {
+            &*self
+                .mapping
+                .as_ptr()
+                .add(if_offset + 32)
+                .cast::<AtomicU32>()
+        }
     }
 
     /// The link word at the start of buffer `idx` (netmap chains extra
@@ -538,7 +603,13 @@ impl Region {
         }
         // SAFETY: idx is a valid buffer index, so the word is inside the
         // buffer area; buffers are at least 64-byte aligned.
-        Some(unsafe { &*self.mapping.as_ptr().add(self.buf_offset(idx)).cast::<AtomicU32>() })
+        Some(unsafe {
+            &*self
+                .mapping
+                .as_ptr()
+                .add(self.buf_offset(idx))
+                .cast::<AtomicU32>()
+        })
     }
 
     /// Read access to buffer `idx`.
@@ -586,7 +657,9 @@ impl Region {
 impl Drop for Region {
     fn drop(&mut self) {
         let Some(user) = self.user_lock else { return };
-        let Some(path) = self.mapping.backing().path().map(|p| p.to_path_buf()) else { return };
+        let Some(path) = self.mapping.backing().path().map(|p| p.to_path_buf()) else {
+            return;
+        };
         let locks = RangeLocks::new(self.mapping.file());
         if locks.lock_wait(ADMIN_LOCK).is_err() {
             return;
@@ -600,11 +673,16 @@ impl Drop for Region {
 }
 
 fn lock_err(name: &str, source: std::io::Error) -> MemError {
-    MemError::Lock { name: name.to_string(), source }
+    MemError::Lock {
+        name: name.to_string(),
+        source,
+    }
 }
 
 fn still_linked(file: &File, backing: &Backing) -> bool {
-    let Some(path) = backing.path() else { return true };
+    let Some(path) = backing.path() else {
+        return true;
+    };
     match (file.metadata(), std::fs::metadata(path)) {
         (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
         _ => false,
@@ -613,7 +691,9 @@ fn still_linked(file: &File, backing: &Backing) -> bool {
 
 /// Whether any other open handle holds a user byte of the region file.
 fn others_hold_users(file: &File) -> bool {
-    RangeLocks::new(file).any_held_elsewhere(USER_LOCK_BASE, MAX_USERS).unwrap_or(false)
+    RangeLocks::new(file)
+        .any_held_elsewhere(USER_LOCK_BASE, MAX_USERS)
+        .unwrap_or(false)
 }
 
 fn read_header_config(mapping: &Mapping) -> Result<RegionConfig, (u64, u32)> {

@@ -46,7 +46,11 @@ impl<'r> RingMem<'r> {
     /// `ptr` must point to a 128-byte aligned ring chunk with room for the
     /// header and `num_slots` slots, inside a mapping that outlives `'r`.
     pub(crate) unsafe fn new(_region: &'r Region, ptr: *mut u8, num_slots: u32) -> Self {
-        RingMem { ptr: ptr.cast(), num_slots, _region: PhantomData }
+        RingMem {
+            ptr: ptr.cast(),
+            num_slots,
+            _region: PhantomData,
+        }
     }
 
     /// Writes a fresh header: all constant fields, head = cur = 0 and
@@ -88,10 +92,20 @@ impl<'r> RingMem<'r> {
 
     #[inline]
     fn slot_ptr(&self, i: u32) -> *mut NetmapSlot {
-        assert!(i < self.num_slots, "slot {i} out of ring of {}", self.num_slots);
+        assert!(
+            i < self.num_slots,
+            "slot {i} out of ring of {}",
+            self.num_slots
+        );
         // SAFETY: i < num_slots and the chunk holds num_slots slots after the
         // 256-byte header.
-        unsafe { self.ptr.cast::<u8>().add(NETMAP_RING_HEADER).cast::<NetmapSlot>().add(i as usize) }
+        unsafe {
+            self.ptr
+                .cast::<u8>()
+                .add(NETMAP_RING_HEADER)
+                .cast::<NetmapSlot>()
+                .add(i as usize)
+        }
     }
 
     /// Slot `i` (panics if `i >= num_slots`: callers index with values they
