@@ -131,6 +131,11 @@ impl Port {
     pub fn region(&self) -> &Region {
         &self.region
     }
+    /// Offset of this port's `netmap_if` from the start of its region (what
+    /// netmap's `NIOCREGIF` returns as `nr_offset`).
+    pub fn netmap_if_offset(&self) -> usize {
+        self.if_offset
+    }
     pub fn num_tx_rings(&self) -> usize {
         self.tx.len()
     }
