@@ -722,3 +722,61 @@ fn read_header_config(mapping: &Mapping) -> Result<RegionConfig, (u64, u32)> {
     config.validate().map_err(|_| (magic, version))?;
     Ok(config)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_region_allocates_and_frees() {
+        let cfg = RegionConfig {
+            num_bufs: 128,
+            num_rings: 4,
+            num_ifs: 2,
+            max_slots: 64,
+            buf_size: 2048,
+        };
+        let r = Region::private("unit", cfg).unwrap();
+        assert_eq!(r.free_bufs(), 126);
+        let bufs = r.alloc_bufs(100).unwrap();
+        assert!(bufs.iter().all(|&b| (2..128).contains(&b)));
+        assert!(matches!(r.alloc_bufs(27), Err(MemError::Exhausted { .. })));
+        assert_eq!(r.free_bufs(), 26, "a failed allocation takes nothing");
+        assert!(r.free_buf(bufs[0]));
+        assert!(!r.free_buf(bufs[0]), "double free is refused");
+        assert!(!r.free_buf(1), "reserved buffers are never freed");
+        let rings: Vec<_> = (0..4).map(|_| r.alloc_ring().unwrap()).collect();
+        assert!(r.alloc_ring().is_err());
+        r.free_ring(rings[2]);
+        assert_eq!(r.alloc_ring().unwrap(), rings[2]);
+        assert_eq!(r.buf_offset(3) - r.buf_offset(2), 2048);
+    }
+
+    /// With hugepages reserved (as root), a private region is backed by them.
+    #[test]
+    fn private_region_uses_hugepages_when_reserved() {
+        let path = "/proc/sys/vm/nr_hugepages";
+        let before: usize = std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .trim()
+            .parse()
+            .unwrap_or(0);
+        if super::super::mapping::free_hugepages() < 8
+            && std::fs::write(path, (before + 8).to_string()).is_err()
+        {
+            eprintln!("skipped: cannot reserve hugepages (not root)");
+            return;
+        }
+        let cfg = RegionConfig {
+            num_bufs: 1024,
+            num_rings: 4,
+            num_ifs: 2,
+            max_slots: 64,
+            buf_size: 2048,
+        };
+        let r = Region::private("huge", cfg).unwrap();
+        assert!(r.backing().hugepages(), "backing is {:?}", r.backing());
+        drop(r);
+        let _ = std::fs::write(path, before.to_string());
+    }
+}
