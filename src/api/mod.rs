@@ -5,6 +5,7 @@ pub mod batch;
 pub mod error;
 mod futex;
 pub mod kring;
+pub mod nic;
 pub mod pipe;
 pub mod poll;
 pub mod port;

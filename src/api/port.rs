@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use super::abi::Direction;
 use super::error::ApiError;
 use super::kring::KRing;
+use super::nic::{NicBackend, NicRings};
 use super::pipe::{self, OpenedPipe, PipeEnd};
 use super::ring::Ring;
 use crate::mem::{Region, RegionConfig};
@@ -41,6 +42,10 @@ impl PipeSpec {
 
 enum Backend {
     Pipe(OpenedPipe),
+    Nic {
+        driver: Box<dyn NicBackend>,
+        rings: NicRings,
+    },
 }
 
 /// An open port: netmap's file descriptor plus `netmap_if`.
@@ -81,6 +86,24 @@ impl Port {
         };
         let spec = PipeSpec::new(&body[..pos], &body[pos + 1..], end);
         Port::open_pipe(name, &spec)
+    }
+
+    /// Wraps rings allocated with [`NicRings::allocate`] and the driver that
+    /// serves them into a port.
+    pub fn from_nic(
+        name: &str,
+        region: Arc<Region>,
+        rings: NicRings,
+        driver: Box<dyn NicBackend>,
+    ) -> Port {
+        Port {
+            name: name.to_string(),
+            if_offset: rings.if_offset,
+            tx: rings.tx.clone(),
+            rx: rings.rx.clone(),
+            region,
+            backend: Backend::Nic { driver, rings },
+        }
     }
 
     /// Opens one end of a pipe.
@@ -181,16 +204,24 @@ impl Port {
     }
 
     pub fn txsync_ring(&mut self, i: usize) -> Result<(), ApiError> {
-        let (_, kring) = &mut self.tx[i];
-        match &self.backend {
+        let (off, kring) = &mut self.tx[i];
+        match &mut self.backend {
             Backend::Pipe(p) => pipe::txsync(&self.region, p, kring),
+            Backend::Nic { driver, .. } => {
+                let mem = self.region.ring(*off, kring.num_slots);
+                driver.txsync(&self.region, i, &mem, kring)
+            }
         }
     }
 
     pub fn rxsync_ring(&mut self, i: usize) -> Result<(), ApiError> {
-        let (_, kring) = &mut self.rx[i];
-        match &self.backend {
+        let (off, kring) = &mut self.rx[i];
+        match &mut self.backend {
             Backend::Pipe(p) => pipe::rxsync(&self.region, p, kring),
+            Backend::Nic { driver, .. } => {
+                let mem = self.region.ring(*off, kring.num_slots);
+                driver.rxsync(&self.region, i, &mem, kring)
+            }
         }
     }
 
@@ -200,6 +231,7 @@ impl Port {
     pub fn peer_alive(&self) -> bool {
         match &self.backend {
             Backend::Pipe(p) => pipe::peer_open(&self.region, p.entry, p.end),
+            Backend::Nic { driver, .. } => driver.link_up(),
         }
     }
 
@@ -217,23 +249,31 @@ impl Port {
         };
         match &self.backend {
             Backend::Pipe(p) => pipe::arm_wait(&self.region, p, dir, kring),
+            // No interrupt wired yet: report possible progress, so poll()
+            // keeps checking (busy polling).
+            Backend::Nic { .. } => None,
         }
     }
 
     pub(crate) fn disarm_wait(&self, dir: Direction, _i: usize) {
         match &self.backend {
             Backend::Pipe(p) => pipe::disarm_wait(&self.region, p, dir),
+            Backend::Nic { .. } => {}
         }
     }
 }
 
 impl Drop for Port {
     fn drop(&mut self) {
-        match &self.backend {
+        match &mut self.backend {
             Backend::Pipe(p) => {
                 let (entry, end) = (p.entry, p.end);
                 let region = &self.region;
                 let _ = region.locked(|| pipe::close_end(region, entry, end));
+            }
+            Backend::Nic { driver, rings } => {
+                driver.shutdown(&self.region);
+                rings.free(&self.region);
             }
         }
     }

@@ -367,11 +367,6 @@ impl Region {
     pub fn free_bufs(&self) -> u32 {
         self.header().free_bufs.load(Ordering::Relaxed)
     }
-    /// The whole mapping, for DMA mapping by the driver layer.
-    #[allow(dead_code)] // used by the NIC ports, which land with the drivers
-    pub(crate) fn raw_extent(&self) -> (*mut u8, usize) {
-        (self.mapping.as_ptr(), self.layout.total)
-    }
     /// Offset of buffer `idx` from the start of the region: with the region's
     /// IOVA this gives a buffer's device address in O(1).
     pub fn buf_offset(&self, idx: u32) -> usize {
@@ -477,6 +472,45 @@ impl Region {
             .free_bufs
             .fetch_sub(n as u32, Ordering::Relaxed);
         Ok(out)
+    }
+
+    /// Allocates `n` consecutive buffers (for descriptor rings, which must be
+    /// contiguous in IOVA space) and returns the first index.
+    pub fn alloc_contiguous_bufs(&self, n: u32) -> Result<u32, MemError> {
+        let bitmap = self.layout.buf_bitmap;
+        let mut run = 0;
+        for idx in FIRST_USABLE_BUF..self.config.num_bufs {
+            run = if self.bitmap_get(bitmap, idx) {
+                0
+            } else {
+                run + 1
+            };
+            if run == n {
+                let first = idx + 1 - n;
+                (first..=idx).for_each(|b| self.bitmap_set(bitmap, b, true));
+                self.header().free_bufs.fetch_sub(n, Ordering::Relaxed);
+                return Ok(first);
+            }
+        }
+        Err(self.exhausted("contiguous buffers", n as usize, 0))
+    }
+
+    /// Where buffer `idx` lives in this process (for the driver layer, which
+    /// keeps descriptor rings in buffers).
+    pub(crate) fn buf_ptr(&self, idx: u32) -> *mut u8 {
+        assert!(idx < self.config.num_bufs);
+        // SAFETY: idx is inside the pool, so the offset is inside the mapping.
+        unsafe { self.mapping.as_ptr().add(self.buf_offset(idx)) }
+    }
+
+    /// The buffer area, which is what gets mapped for device DMA: buffer
+    /// `idx` is at `dma_base + idx * buf_size` once the area is mapped at
+    /// `dma_base`.
+    #[allow(dead_code)] // used when NIC ports map the region
+    pub(crate) fn buf_area_extent(&self) -> (*mut u8, usize) {
+        // SAFETY: buf_area..total is inside the mapping.
+        let start = unsafe { self.mapping.as_ptr().add(self.layout.buf_area) };
+        (start, self.layout.total - self.layout.buf_area)
     }
 
     /// Returns a buffer to the pool; invalid or already free indices are

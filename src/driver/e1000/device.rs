@@ -1,0 +1,360 @@
+//! Bringing an e1000-family NIC up and down, and the port backend.
+
+use std::time::{Duration, Instant};
+
+use super::desc::{RxDesc, TxDesc};
+use super::queue::{QueueErrors, RxQueue, TxQueue};
+use super::regs::*;
+use crate::api::nic::NicBackend;
+use crate::api::{ApiError, KRing};
+use crate::driver::desc_ring::{DescRing, DmaWindow};
+use crate::driver::regs::RegisterAccess;
+use crate::mem::{MemError, Region, RingMem};
+
+/// The members of the family we drive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Model {
+    I82540Em,
+    I82545Em,
+    I82574L,
+}
+
+impl Model {
+    pub fn from_device_id(vendor: u16, device: u16) -> Option<Model> {
+        match (vendor, device) {
+            (0x8086, 0x100e) => Some(Model::I82540Em),
+            (0x8086, 0x100f) => Some(Model::I82545Em),
+            (0x8086, 0x10d3) => Some(Model::I82574L),
+            _ => None,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::I82540Em => "82540EM (e1000)",
+            Model::I82545Em => "82545EM (e1000)",
+            Model::I82574L => "82574L (e1000e)",
+        }
+    }
+    fn eerd(self) -> (u32, u32) {
+        match self {
+            Model::I82574L => (EERD_DONE_82574, EERD_ADDR_SHIFT_82574),
+            _ => (EERD_DONE_8254X, EERD_ADDR_SHIFT_8254X),
+        }
+    }
+}
+
+/// Why bringing the NIC up failed.
+#[derive(Debug, thiserror::Error)]
+pub enum E1000Error {
+    #[error(
+        "the NIC reads all-ones: it was removed or its BAR is not mapped (check `vfio-netmap \
+         status`, and that no other process reset it)"
+    )]
+    Removed,
+    #[error(
+        "the NIC did not finish its reset (CTRL.RST still set after {0:?}); reset the device (unbind and bind it again)"
+    )]
+    ResetTimeout(Duration),
+    #[error(
+        "{slots} descriptors per ring is not supported: use a multiple of 8 between 8 and 4096 \
+         (ring lengths are multiples of 128 bytes)"
+    )]
+    BadRingSize { slots: u32 },
+    #[error(transparent)]
+    Mem(#[from] MemError),
+}
+
+/// Options when bringing the NIC up.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    pub promiscuous: bool,
+    /// How long to wait for link after reset (the link still may come later).
+    pub link_wait: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            promiscuous: false,
+            link_wait: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Hardware counters, accumulated into 64 bits (the registers clear on
+/// read).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub gprc: u64,
+    pub gptc: u64,
+    pub gorc: u64,
+    pub gotc: u64,
+    pub mpc: u64,
+    pub rnbc: u64,
+    pub crcerrs: u64,
+    pub tpr: u64,
+    pub tpt: u64,
+    pub queue: QueueErrors,
+}
+
+/// One e1000-family NIC with one queue pair.
+pub struct E1000<R: RegisterAccess> {
+    regs: R,
+    model: Model,
+    window: DmaWindow,
+    mac: [u8; 6],
+    tx: TxQueue,
+    rx: RxQueue,
+    stats: Stats,
+    promiscuous: bool,
+}
+
+impl<R: RegisterAccess> E1000<R> {
+    /// Resets and programs the NIC for the given rings (from
+    /// `NicRings::allocate` with one queue).
+    pub fn init(
+        regs: R,
+        model: Model,
+        region: &Region,
+        window: DmaWindow,
+        tx_ring: &RingMem<'_>,
+        rx_ring: &RingMem<'_>,
+        opts: Options,
+    ) -> Result<Self, E1000Error> {
+        let n = tx_ring.num_slots();
+        if n % 8 != 0 || !(8..=4096).contains(&n) {
+            return Err(E1000Error::BadRingSize { slots: n });
+        }
+        if regs.read32(STATUS) == u32::MAX {
+            return Err(E1000Error::Removed);
+        }
+        Self::reset(&regs)?;
+        let mac = Self::read_mac(&regs, model);
+        let tx = TxQueue::new(DescRing::<TxDesc>::new(region, n, window)?);
+        let rx = RxQueue::new(DescRing::<RxDesc>::new(region, n, window)?, rx_ring, window);
+        let mut nic = E1000 {
+            regs,
+            model,
+            window,
+            mac,
+            tx,
+            rx,
+            stats: Stats::default(),
+            promiscuous: opts.promiscuous,
+        };
+        nic.clear_stats();
+        nic.setup_rx(n);
+        nic.setup_tx(n);
+        nic.wait_link(opts.link_wait);
+        Ok(nic)
+    }
+
+    fn reset(regs: &R) -> Result<(), E1000Error> {
+        regs.write32(IMC, u32::MAX);
+        regs.write32(CTRL, regs.read32(CTRL) | CTRL_RST);
+        let limit = Duration::from_millis(500);
+        let start = Instant::now();
+        std::thread::sleep(Duration::from_millis(1));
+        loop {
+            let ctrl = regs.read32(CTRL);
+            if ctrl == u32::MAX {
+                return Err(E1000Error::Removed);
+            }
+            if ctrl & CTRL_RST == 0 {
+                break;
+            }
+            if start.elapsed() > limit {
+                return Err(E1000Error::ResetTimeout(limit));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Interrupts stay off until someone asks for them; clear pending.
+        regs.write32(IMC, u32::MAX);
+        regs.read32(ICR);
+        let ctrl = regs.read32(CTRL);
+        regs.write32(CTRL, (ctrl | CTRL_SLU | CTRL_ASDE) & !CTRL_PHY_RST);
+        Ok(())
+    }
+
+    /// The MAC from RAL0/RAH0 if valid there (QEMU and most firmware load
+    /// it at reset), else from the EEPROM's first three words.
+    fn read_mac(regs: &R, model: Model) -> [u8; 6] {
+        let (ral, rah) = (regs.read32(RAL0), regs.read32(RAH0));
+        if rah & RAH_AV != 0 && (ral != 0 || rah & 0xffff != 0) {
+            let l = ral.to_le_bytes();
+            let h = rah.to_le_bytes();
+            return [l[0], l[1], l[2], l[3], h[0], h[1]];
+        }
+        let (done, shift) = model.eerd();
+        let mut mac = [0u8; 6];
+        for word in 0..3u32 {
+            regs.write32(EERD, EERD_START | (word << shift));
+            let start = Instant::now();
+            let mut v = regs.read32(EERD);
+            while v & done == 0 && start.elapsed() < Duration::from_millis(10) {
+                v = regs.read32(EERD);
+            }
+            let data = (v >> EERD_DATA_SHIFT) as u16;
+            mac[word as usize * 2..word as usize * 2 + 2].copy_from_slice(&data.to_le_bytes());
+        }
+        mac
+    }
+
+    fn setup_rx(&mut self, n: u32) {
+        let r = &self.regs;
+        r.write32(RCTL, 0);
+        for i in 0..MTA_ENTRIES {
+            r.write32(MTA + 4 * i, 0);
+        }
+        self.write_mac_filter();
+        let iova = self.rx.descs.iova();
+        r.write32(RDBAL, iova as u32);
+        r.write32(RDBAH, (iova >> 32) as u32);
+        r.write32(RDLEN, self.rx.descs.bytes());
+        r.write32(RDH, 0);
+        r.write32(RDTR, 0);
+        // The device owns every descriptor but the one before head.
+        r.write32(RDT, n - 1);
+        r.write32(RCTL, self.rctl());
+    }
+
+    fn rctl(&self) -> u32 {
+        let promisc = if self.promiscuous {
+            RCTL_UPE | RCTL_MPE
+        } else {
+            0
+        };
+        RCTL_EN | RCTL_BAM | RCTL_SECRC | RCTL_BSIZE_2048 | promisc
+    }
+
+    fn write_mac_filter(&self) {
+        let m = self.mac;
+        self.regs
+            .write32(RAL0, u32::from_le_bytes([m[0], m[1], m[2], m[3]]));
+        self.regs
+            .write32(RAH0, u32::from_le_bytes([m[4], m[5], 0, 0]) | RAH_AV);
+    }
+
+    fn setup_tx(&mut self, _n: u32) {
+        let r = &self.regs;
+        let iova = self.tx.descs.iova();
+        r.write32(TDBAL, iova as u32);
+        r.write32(TDBAH, (iova >> 32) as u32);
+        r.write32(TDLEN, self.tx.descs.bytes());
+        r.write32(TDH, 0);
+        r.write32(TDT, 0);
+        r.write32(TIDV, 0);
+        r.write32(TIPG, TIPG_DEFAULT);
+        r.write32(TCTL, TCTL_DEFAULT);
+    }
+
+    fn wait_link(&self, limit: Duration) {
+        let start = Instant::now();
+        while !self.link_is_up() && start.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if !self.link_is_up() {
+            log::warn!(
+                "{}: link still down after {limit:?}; carrying on",
+                self.model.name()
+            );
+        }
+    }
+
+    pub fn link_is_up(&self) -> bool {
+        let s = self.regs.read32(STATUS);
+        s != u32::MAX && s & STATUS_LU != 0
+    }
+
+    /// Link speed in Mb/s (10, 100, 1000), if up.
+    pub fn link_speed(&self) -> Option<u32> {
+        let s = self.regs.read32(STATUS);
+        (s != u32::MAX && s & STATUS_LU != 0).then(|| match (s >> STATUS_SPEED_SHIFT) & 3 {
+            0 => 10,
+            1 => 100,
+            _ => 1000,
+        })
+    }
+
+    pub fn model(&self) -> Model {
+        self.model
+    }
+    pub fn mac(&self) -> [u8; 6] {
+        self.mac
+    }
+    pub fn set_mac(&mut self, mac: [u8; 6]) {
+        self.mac = mac;
+        self.write_mac_filter();
+    }
+    pub fn set_promiscuous(&mut self, on: bool) {
+        self.promiscuous = on;
+        self.regs.write32(RCTL, self.rctl());
+    }
+
+    /// Reads the clear-on-read counters and adds them to the totals.
+    pub fn update_stats(&mut self) -> Stats {
+        let r = &self.regs;
+        let read = |off| {
+            let v = r.read32(off);
+            if v == u32::MAX { 0 } else { v as u64 }
+        };
+        let s = &mut self.stats;
+        s.crcerrs += read(stats::CRCERRS);
+        s.mpc += read(stats::MPC);
+        s.gprc += read(stats::GPRC);
+        s.gptc += read(stats::GPTC);
+        // Low then high: the 64-bit octet counters clear when the high
+        // half is read.
+        s.gorc += read(stats::GORCL) | (read(stats::GORCH) << 32);
+        s.gotc += read(stats::GOTCL) | (read(stats::GOTCH) << 32);
+        s.rnbc += read(stats::RNBC);
+        s.tpr += read(stats::TPR);
+        s.tpt += read(stats::TPT);
+        s.queue = self.rx.errors;
+        self.stats
+    }
+
+    fn clear_stats(&mut self) {
+        self.update_stats();
+        self.stats = Stats::default();
+    }
+
+    /// Stops RX and TX, then resets the device, so no DMA happens after this.
+    pub fn stop(&mut self) {
+        self.regs.write32(IMC, u32::MAX);
+        self.regs.write32(RCTL, 0);
+        self.regs.write32(TCTL, 0);
+        let _ = Self::reset(&self.regs);
+    }
+
+    pub fn dma_window(&self) -> DmaWindow {
+        self.window
+    }
+}
+
+impl<R: RegisterAccess + Send> NicBackend for E1000<R> {
+    fn txsync(
+        &mut self,
+        region: &Region,
+        _ring: usize,
+        mem: &RingMem<'_>,
+        kring: &mut KRing,
+    ) -> Result<(), ApiError> {
+        self.tx.sync(&self.regs, region, self.window, mem, kring)
+    }
+    fn rxsync(
+        &mut self,
+        region: &Region,
+        _ring: usize,
+        mem: &RingMem<'_>,
+        kring: &mut KRing,
+    ) -> Result<(), ApiError> {
+        self.rx.sync(&self.regs, region, self.window, mem, kring)
+    }
+    fn link_up(&self) -> bool {
+        self.link_is_up()
+    }
+    fn shutdown(&mut self, _region: &Region) {
+        self.stop();
+    }
+}

@@ -1,0 +1,9 @@
+//! Intel 8254x (82540EM, 82545EM) and 82574L (e1000e) with legacy
+//! descriptors: one TX and one RX queue.
+
+pub mod desc;
+pub mod device;
+pub mod queue;
+pub mod regs;
+
+pub use device::{E1000, E1000Error, Model, Options, Stats};
