@@ -269,11 +269,12 @@ impl<R: RegisterAccess> E1000<R> {
     /// Link speed in Mb/s (10, 100, 1000), if up.
     pub fn link_speed(&self) -> Option<u32> {
         let s = self.regs.read32(STATUS);
-        (s != u32::MAX && s & STATUS_LU != 0).then(|| match (s >> STATUS_SPEED_SHIFT) & 3 {
+        let speed = match (s >> STATUS_SPEED_SHIFT) & 3 {
             0 => 10,
             1 => 100,
             _ => 1000,
-        })
+        };
+        (s != u32::MAX && s & STATUS_LU != 0).then_some(speed)
     }
 
     pub fn model(&self) -> Model {
