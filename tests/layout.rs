@@ -28,7 +28,7 @@ fn netmap_user_arithmetic_finds_our_buffers() {
         ring.buf_mut(slot).unwrap()[..64].fill(byte);
     }
     let (idx0, idx5) = (ring.slot(0).buf_idx, ring.slot(5).buf_idx);
-    drop(ring);
+    let _ = ring;
     tx.txsync().unwrap();
 
     let mem = std::fs::read(&path).unwrap();
