@@ -211,3 +211,21 @@ fn removed_hardware_gives_errors_not_hangs() {
     assert!(!l.b.peer_alive(), "link reads down once the device is gone");
     drop(l);
 }
+
+#[test]
+fn closing_ports_returns_every_buffer() {
+    let region = Arc::new(Region::private("e1000-leak", RegionConfig::default()).unwrap());
+    let dma: Arc<dyn Dma> = Arc::new(RegionDma(region.clone()));
+    let model = E1000Model::new([2, 0, 0, 0, 0, 1], dma);
+    let free = region.free_bufs();
+    for _ in 0..20 {
+        let port = open_port(&region, &model, "cycle", 512).unwrap();
+        assert!(region.free_bufs() < free);
+        drop(port);
+        assert_eq!(
+            region.free_bufs(),
+            free,
+            "buffers leaked by an open/close cycle"
+        );
+    }
+}

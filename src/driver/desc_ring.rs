@@ -88,10 +88,13 @@ impl<D: Copy + Default> DescRing<D> {
         unsafe { read_volatile(self.ptr.add(i as usize).cast::<u8>().add(offset)) }
     }
 
-    /// Returns the ring's buffers to the region (after the device stopped).
-    pub fn free(self, region: &Region) {
+    /// Returns the ring's buffers to the region once the device has
+    /// stopped; later calls do nothing.
+    pub fn release(&mut self, region: &Region) {
+        let bufs = self.first_buf..self.first_buf + self.nbufs;
+        self.nbufs = 0;
         let _ = region.locked(|| {
-            (self.first_buf..self.first_buf + self.nbufs).for_each(|b| {
+            bufs.for_each(|b| {
                 region.free_buf(b);
             })
         });

@@ -355,7 +355,9 @@ impl<R: RegisterAccess + Send> NicBackend for E1000<R> {
     fn link_up(&self) -> bool {
         self.link_is_up()
     }
-    fn shutdown(&mut self, _region: &Region) {
+    fn shutdown(&mut self, region: &Region) {
         self.stop();
+        self.tx.descs.release(region);
+        self.rx.descs.release(region);
     }
 }
