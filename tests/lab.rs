@@ -37,7 +37,9 @@ fn lab_ready() -> Option<MutexGuard<'static, ()>> {
         }
     });
     if let Err(why) = check {
-        panic!("the lab is not available; run `hw/lab setup` (as root), or set VFIO_NETMAP_SKIP_LAB=1 to skip.\n{why}");
+        panic!(
+            "the lab is not available; run `hw/lab setup` (as root), or set VFIO_NETMAP_SKIP_LAB=1 to skip.\n{why}"
+        );
     }
     Some(guard)
 }
@@ -88,7 +90,13 @@ fn assert_vfio_bound(nic_args: &[&str], nics: usize) {
     let Some(_lab) = lab_ready() else { return };
     let out = lab_sh(nic_args, VFIO_CHECK);
     assert_eq!(out.status.code(), Some(0), "vfio check failed in the guest");
-    assert_eq!(stdout(&out).lines().filter(|l| l.starts_with("ok ")).count(), nics);
+    assert_eq!(
+        stdout(&out)
+            .lines()
+            .filter(|l| l.starts_with("ok "))
+            .count(),
+        nics
+    );
 }
 
 #[test]
@@ -124,7 +132,10 @@ fn two_igb_work() {
 #[test]
 fn default_has_two_nics_one_group_each() {
     let Some(_lab) = lab_ready() else { return };
-    let out = lab_sh(&[], "ls /dev/vfio; echo $LAB_NICS; echo $LAB_MODELS; echo $LAB_HUBS");
+    let out = lab_sh(
+        &[],
+        "ls /dev/vfio; echo $LAB_NICS; echo $LAB_MODELS; echo $LAB_HUBS",
+    );
     assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
@@ -152,14 +163,25 @@ fn false_exits_1() {
         .args(["run", "--", "false"])
         .output()
         .expect("cannot run hw/lab");
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn runs_in_the_checkout_with_the_environment() {
     let Some(_lab) = lab_ready() else { return };
     let out = Command::new(repo().join("hw/lab"))
-        .args(["run", "--", "sh", "-c", "pwd; echo $RUST_LOG; test -x lab && echo found"])
+        .args([
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "pwd; echo $RUST_LOG; test -x lab && echo found",
+        ])
         .current_dir(repo().join("hw"))
         .env("RUST_LOG", "debug")
         .output()
@@ -201,12 +223,22 @@ ip -n peer addr add 10.9.0.2/24 dev $2
 ip -n peer link set $2 up
 busybox ping -c 3 -W 5 10.9.0.2
 "#;
-    let out = lab_sh(&["--kernel-driver", "--capture", dir.to_str().unwrap()], script);
+    let out = lab_sh(
+        &["--kernel-driver", "--capture", dir.to_str().unwrap()],
+        script,
+    );
     assert_eq!(out.status.code(), Some(0), "ping failed");
     let sender = [0x52, 0x54, 0x00, 0x6c, 0x00, 0x01]; // first NIC's MAC
     let frames = pcap_frames(&dir.join("hub0.pcap"));
-    let from_sender = frames.iter().filter(|f| f.len() >= 12 && f[6..12] == sender).count();
-    assert!(from_sender >= 3, "{from_sender} of {} frames from the sender", frames.len());
+    let from_sender = frames
+        .iter()
+        .filter(|f| f.len() >= 12 && f[6..12] == sender)
+        .count();
+    assert!(
+        from_sender >= 3,
+        "{from_sender} of {} frames from the sender",
+        frames.len()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -228,7 +260,11 @@ fn pcap_frames(path: &Path) -> Vec<Vec<u8>> {
     };
     let u32_at = |o: usize| {
         let b = [data[o], data[o + 1], data[o + 2], data[o + 3]];
-        if le { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) }
+        if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        }
     };
     assert_eq!(u32_at(20), 1, "link type is not Ethernet");
     let mut frames = Vec::new();
