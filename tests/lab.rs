@@ -1,0 +1,279 @@
+//! Tests of the lab (`hw/lab`): each boots a QEMU guest and checks, from
+//! inside it, what the lab promises. See hw/README.md.
+//!
+//! They need QEMU and the guest image (`hw/lab setup`) and fail with that
+//! advice if either is missing; `VFIO_NETMAP_SKIP_LAB=1` skips them.
+//! Guests are serialized (LAB_LOCK): two TCG guests on a small machine
+//! distort each other's timing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+static LAB_LOCK: Mutex<()> = Mutex::new(());
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Takes the lab lock (even if a failed test poisoned it) and checks that
+/// the lab can run; `None` means skipped.
+fn lab_ready() -> Option<MutexGuard<'static, ()>> {
+    if std::env::var("VFIO_NETMAP_SKIP_LAB").as_deref() == Ok("1") {
+        eprintln!("skipped: VFIO_NETMAP_SKIP_LAB=1");
+        return None;
+    }
+    let guard = LAB_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    static CHECK: OnceLock<Result<(), String>> = OnceLock::new();
+    let check = CHECK.get_or_init(|| {
+        let out = Command::new(repo().join("hw/lab"))
+            .arg("check")
+            .output()
+            .map_err(|e| format!("cannot run hw/lab: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    });
+    if let Err(why) = check {
+        panic!(
+            "the lab is not available; run `hw/lab setup` (as root), or set VFIO_NETMAP_SKIP_LAB=1 to skip.\n{why}"
+        );
+    }
+    Some(guard)
+}
+
+/// `hw/lab run ARGS -- sh -c SCRIPT`, from the repository root.
+fn lab_sh(args: &[&str], script: &str) -> Output {
+    let out = Command::new(repo().join("hw/lab"))
+        .arg("run")
+        .args(args)
+        .args(["--", "sh", "-c", script])
+        .current_dir(repo())
+        .output()
+        .expect("cannot run hw/lab");
+    eprintln!(
+        "hw/lab run {args:?}: {:?}\n--- stdout\n{}--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Checked inside the guest for every NIC: bound to vfio-pci, IOMMU group
+/// viable (every member on vfio-pci or on no driver), /dev/vfio/N present.
+const VFIO_CHECK: &str = r#"
+set -e
+for bdf in $LAB_NICS; do
+    d=/sys/bus/pci/devices/$bdf
+    drv=$(basename "$(readlink $d/driver)")
+    [ "$drv" = vfio-pci ] || { echo "$bdf bound to $drv"; exit 1; }
+    for m in $d/iommu_group/devices/*; do
+        if [ -e $m/driver ]; then
+            md=$(basename "$(readlink $m/driver)")
+            [ "$md" = vfio-pci ] || { echo "group of $bdf: $m bound to $md"; exit 1; }
+        fi
+    done
+    g=$(basename "$(readlink $d/iommu_group)")
+    [ -c /dev/vfio/$g ] || { echo "/dev/vfio/$g missing"; exit 1; }
+    echo "ok $bdf group $g"
+done
+"#;
+
+fn assert_vfio_bound(nic_args: &[&str], nics: usize) {
+    let Some(_lab) = lab_ready() else { return };
+    let out = lab_sh(nic_args, VFIO_CHECK);
+    assert_eq!(out.status.code(), Some(0), "vfio check failed in the guest");
+    assert_eq!(
+        stdout(&out)
+            .lines()
+            .filter(|l| l.starts_with("ok "))
+            .count(),
+        nics
+    );
+}
+
+#[test]
+fn e1000_is_bound_to_vfio() {
+    assert_vfio_bound(&["--nic", "e1000"], 1);
+}
+
+#[test]
+fn e1000_82545em_is_bound_to_vfio() {
+    assert_vfio_bound(&["--nic", "e1000-82545em"], 1);
+}
+
+#[test]
+fn e1000e_is_bound_to_vfio() {
+    assert_vfio_bound(&["--nic", "e1000e"], 1);
+}
+
+#[test]
+fn igb_is_bound_to_vfio() {
+    assert_vfio_bound(&["--nic", "igb"], 1);
+}
+
+#[test]
+fn virtio_net_is_bound_to_vfio() {
+    assert_vfio_bound(&["--nic", "virtio-net-pci"], 1);
+}
+
+#[test]
+fn two_igb_work() {
+    assert_vfio_bound(&["--nic", "igb", "--nic", "igb"], 2);
+}
+
+#[test]
+fn default_has_two_nics_one_group_each() {
+    let Some(_lab) = lab_ready() else { return };
+    let out = lab_sh(
+        &[],
+        "ls /dev/vfio; echo $LAB_NICS; echo $LAB_MODELS; echo $LAB_HUBS",
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    let groups = lines.iter().filter(|l| l.parse::<u32>().is_ok()).count();
+    assert_eq!(groups, 2, "one /dev/vfio group per NIC");
+    assert!(lines.contains(&"vfio"));
+    assert!(lines.contains(&"0000:00:02.0 0000:00:03.0"));
+    assert!(lines.contains(&"e1000 e1000"));
+    assert!(lines.contains(&"0 0"));
+}
+
+#[test]
+fn exit_status_and_output_come_back_exactly() {
+    let Some(_lab) = lab_ready() else { return };
+    let out = lab_sh(&[], "echo hello; echo err >&2; exit 7");
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(out.stdout, b"hello\n");
+    assert_eq!(out.stderr, b"err\n");
+}
+
+#[test]
+fn false_exits_1() {
+    let Some(_lab) = lab_ready() else { return };
+    let out = Command::new(repo().join("hw/lab"))
+        .args(["run", "--", "false"])
+        .output()
+        .expect("cannot run hw/lab");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn runs_in_the_checkout_with_the_environment() {
+    let Some(_lab) = lab_ready() else { return };
+    let out = Command::new(repo().join("hw/lab"))
+        .args([
+            "run",
+            "--",
+            "sh",
+            "-c",
+            "pwd; echo $RUST_LOG; test -x lab && echo found",
+        ])
+        .current_dir(repo().join("hw"))
+        .env("RUST_LOG", "debug")
+        .output()
+        .expect("cannot run hw/lab");
+    assert_eq!(out.status.code(), Some(0));
+    let want = format!("{}\ndebug\nfound\n", repo().join("hw").display());
+    assert_eq!(stdout(&out), want, "cwd and RUST_LOG pass through");
+}
+
+#[test]
+fn hung_command_is_killed_at_the_timeout() {
+    let Some(_lab) = lab_ready() else { return };
+    let start = std::time::Instant::now();
+    let out = Command::new(repo().join("hw/lab"))
+        .args(["run", "--timeout", "30", "--", "sleep", "1000"])
+        .output()
+        .expect("cannot run hw/lab");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(124), "{stderr}");
+    assert!(stderr.contains("timeout"), "{stderr}");
+    assert!(stderr.contains("console log kept"), "{stderr}");
+    assert!(start.elapsed().as_secs() < 60);
+}
+
+#[test]
+fn capture_shows_kernel_driver_frames() {
+    let Some(_lab) = lab_ready() else { return };
+    let dir = capture_dir();
+    // Both NICs on hub 0; the second in its own network namespace, so
+    // the ping really crosses the wire.
+    let script = r#"
+set -e
+set -- $LAB_IFACES
+ip netns add peer
+ip link set $2 netns peer
+ip addr add 10.9.0.1/24 dev $1
+ip link set $1 up
+ip -n peer addr add 10.9.0.2/24 dev $2
+ip -n peer link set $2 up
+busybox ping -c 3 -W 5 10.9.0.2
+"#;
+    let out = lab_sh(
+        &["--kernel-driver", "--capture", dir.to_str().unwrap()],
+        script,
+    );
+    assert_eq!(out.status.code(), Some(0), "ping failed");
+    let sender = [0x52, 0x54, 0x00, 0x6c, 0x00, 0x01]; // first NIC's MAC
+    let frames = pcap_frames(&dir.join("hub0.pcap"));
+    let from_sender = frames
+        .iter()
+        .filter(|f| f.len() >= 12 && f[6..12] == sender)
+        .count();
+    assert!(
+        from_sender >= 3,
+        "{from_sender} of {} frames from the sender",
+        frames.len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn capture_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vfio-netmap-lab-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// The frames of a classic pcap file (24-byte global header, 16-byte
+/// record headers), little- or big-endian.
+fn pcap_frames(path: &Path) -> Vec<Vec<u8>> {
+    let data = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(data.len() >= 24, "short pcap");
+    let le = match data[0..4] {
+        [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => true,
+        [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d] => false,
+        _ => panic!("not a pcap file"),
+    };
+    let u32_at = |o: usize| {
+        let b = [data[o], data[o + 1], data[o + 2], data[o + 3]];
+        if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        }
+    };
+    assert_eq!(u32_at(20), 1, "link type is not Ethernet");
+    let mut frames = Vec::new();
+    let mut o = 24;
+    while o + 16 <= data.len() {
+        let len = u32_at(o + 8) as usize;
+        let end = (o + 16 + len).min(data.len());
+        frames.push(data[o + 16..end].to_vec());
+        o += 16 + len;
+    }
+    frames
+}
