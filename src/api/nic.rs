@@ -30,8 +30,33 @@ pub trait NicBackend: Send {
     ) -> Result<(), ApiError>;
     /// Whether the link is up (a NIC's "peer").
     fn link_up(&self) -> bool;
+    /// Identity, link and hardware counters (accumulated to 64 bits).
+    fn info(&mut self) -> NicInfo;
+    /// Turns promiscuous reception on or off.
+    fn set_promiscuous(&mut self, on: bool);
     /// Stops the device's DMA before the memory goes away.
     fn shutdown(&mut self, region: &Region);
+}
+
+/// What a NIC port reports about its device.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NicInfo {
+    pub model: String,
+    pub mac: [u8; 6],
+    pub link_up: bool,
+    /// Mb/s, when the link is up.
+    pub speed: Option<u32>,
+    /// Hardware counters by their datasheet names (GPRC, GPTC, ...).
+    pub counters: Vec<(&'static str, u64)>,
+}
+
+impl NicInfo {
+    pub fn counter(&self, name: &str) -> Option<u64> {
+        self.counters.iter().find(|(n, _)| *n == name).map(|&(_, v)| v)
+    }
+    pub fn mac_string(&self) -> String {
+        self.mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    }
 }
 
 /// Rings of a NIC port, allocated in a region: one TX and one RX ring per

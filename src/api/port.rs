@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use super::abi::Direction;
 use super::error::ApiError;
 use super::kring::KRing;
-use super::nic::{NicBackend, NicRings};
+use super::nic::{NicBackend, NicInfo, NicRings};
 use super::pipe::{self, OpenedPipe, PipeEnd};
 use super::ring::Ring;
 use crate::mem::{Region, RegionConfig};
@@ -222,6 +222,30 @@ impl Port {
                 let mem = self.region.ring(*off, kring.num_slots);
                 driver.rxsync(&self.region, i, &mem, kring)
             }
+        }
+    }
+
+    /// The device behind a NIC port: identity, link, counters (`None` for
+    /// pipes).
+    pub fn nic_info(&mut self) -> Option<NicInfo> {
+        match &mut self.backend {
+            Backend::Nic { driver, .. } => Some(driver.info()),
+            Backend::Pipe(_) => None,
+        }
+    }
+
+    /// Promiscuous reception on a NIC port; an error on pipes.
+    pub fn set_promiscuous(&mut self, on: bool) -> Result<(), ApiError> {
+        match &mut self.backend {
+            Backend::Nic { driver, .. } => {
+                driver.set_promiscuous(on);
+                Ok(())
+            }
+            Backend::Pipe(_) => Err(ApiError::Unsupported {
+                port: self.name.clone(),
+                what: "promiscuous mode".into(),
+                hint: " on a pipe (pipes deliver every frame)".into(),
+            }),
         }
     }
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use super::desc::{RxDesc, TxDesc};
 use super::queue::{QueueErrors, RxQueue, TxQueue};
 use super::regs::*;
-use crate::api::nic::NicBackend;
+use crate::api::nic::{NicBackend, NicInfo};
 use crate::api::{ApiError, KRing};
 use crate::driver::desc_ring::{DescRing, DmaWindow};
 use crate::driver::regs::RegisterAccess;
@@ -354,6 +354,31 @@ impl<R: RegisterAccess + Send> NicBackend for E1000<R> {
     }
     fn link_up(&self) -> bool {
         self.link_is_up()
+    }
+    fn info(&mut self) -> NicInfo {
+        let s = self.update_stats();
+        NicInfo {
+            model: self.model.name().to_string(),
+            mac: self.mac,
+            link_up: self.link_is_up(),
+            speed: self.link_speed(),
+            counters: vec![
+                ("GPRC", s.gprc),
+                ("GPTC", s.gptc),
+                ("GORC", s.gorc),
+                ("GOTC", s.gotc),
+                ("MPC", s.mpc),
+                ("RNBC", s.rnbc),
+                ("CRCERRS", s.crcerrs),
+                ("TPR", s.tpr),
+                ("TPT", s.tpt),
+                ("rx_bad_length", s.queue.rx_bad_length),
+                ("rx_errors", s.queue.rx_errors),
+            ],
+        }
+    }
+    fn set_promiscuous(&mut self, on: bool) {
+        E1000::set_promiscuous(self, on)
     }
     fn shutdown(&mut self, region: &Region) {
         self.stop();
