@@ -67,8 +67,12 @@ fn forward(src: &Port, dst: &Port, zero_copy: bool, burst: u32) -> (u64, u64) {
                     rx.set_flags(head, rs.flags | NS_BUF_CHANGED);
                     tx.set_len(cur, rs.len);
                 } else {
-                    let src_buf = rx.packet(head).expect("an RX slot we own names a valid buffer");
-                    let dst_buf = tx.buf_mut(cur).expect("a TX slot we own names a valid buffer");
+                    let src_buf = rx
+                        .packet(head)
+                        .expect("an RX slot we own names a valid buffer");
+                    let dst_buf = tx
+                        .buf_mut(cur)
+                        .expect("a TX slot we own names a valid buffer");
                     let len = src_buf.len().min(dst_buf.len());
                     dst_buf[..len].copy_from_slice(&src_buf[..len]);
                     tx.set_len(cur, len as u16);
@@ -106,18 +110,28 @@ fn main() -> ExitCode {
                 args.ports[0]
             );
         } else {
-            eprintln!("bridge: give exactly two ports (-i A -i B), got {}", args.ports.len());
+            eprintln!(
+                "bridge: give exactly two ports (-i A -i B), got {}",
+                args.ports.len()
+            );
         }
         return ExitCode::from(2);
     }
     common::install_signal_handlers();
-    let mut ports = [common::open_port("bridge", &args.ports[0]), common::open_port("bridge", &args.ports[1])];
+    let mut ports = [
+        common::open_port("bridge", &args.ports[0]),
+        common::open_port("bridge", &args.ports[1]),
+    ];
     let zero_copy = ports[0].shares_region_with(&ports[1]);
     println!(
         "bridge: {} <-> {}, {}, burst {}",
         ports[0].name(),
         ports[1].name(),
-        if zero_copy { "zero-copy (shared memory region)" } else { "copying (separate memory regions)" },
+        if zero_copy {
+            "zero-copy (shared memory region)"
+        } else {
+            "copying (separate memory regions)"
+        },
         args.burst
     );
     if args.wait_link > 0 {
@@ -224,5 +238,9 @@ fn main() -> ExitCode {
         rate(counts[1], d),
         d.as_secs_f64()
     );
-    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -124,7 +124,11 @@ struct LenSpec {
 impl FromStr for LenSpec {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let num = |t: &str| t.trim().parse::<usize>().map_err(|_| format!("bad length `{t}`"));
+        let num = |t: &str| {
+            t.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("bad length `{t}`"))
+        };
         let (min, max) = match s.split_once('-') {
             Some((a, b)) => (num(a)?, num(b)?),
             None => (num(s)?, num(s)?),
@@ -141,7 +145,11 @@ impl LenSpec {
         self.min + (seq % (self.max - self.min + 1) as u64) as usize
     }
     fn describe(&self) -> String {
-        if self.min == self.max { self.min.to_string() } else { format!("{}-{}", self.min, self.max) }
+        if self.min == self.max {
+            self.min.to_string()
+        } else {
+            format!("{}-{}", self.min, self.max)
+        }
     }
 }
 
@@ -159,7 +167,10 @@ impl FromStr for AddrRange {
     fn from_str(s: &str) -> Result<Self, String> {
         let one = |t: &str, default_port: u16| -> Result<(u32, u16), String> {
             let (ip, port) = match t.split_once(':') {
-                Some((ip, p)) => (ip, p.parse::<u16>().map_err(|_| format!("bad port in `{t}`"))?),
+                Some((ip, p)) => (
+                    ip,
+                    p.parse::<u16>().map_err(|_| format!("bad port in `{t}`"))?,
+                ),
                 None => (t, default_port),
             };
             let ip = Ipv4Addr::from_str(ip).map_err(|_| format!("bad IPv4 address in `{t}`"))?;
@@ -177,7 +188,12 @@ impl FromStr for AddrRange {
         if ip1 < ip0 || port1 < port0 {
             return Err(format!("range `{s}` ends before it starts"));
         }
-        Ok(AddrRange { ip0, ip1, port0, port1 })
+        Ok(AddrRange {
+            ip0,
+            ip1,
+            port0,
+            port1,
+        })
     }
 }
 
@@ -193,7 +209,12 @@ struct Addrs {
 
 impl Addrs {
     fn start(src: &AddrRange, dst: &AddrRange) -> Self {
-        Addrs { sip: src.ip0, dip: dst.ip0, sport: src.port0, dport: dst.port0 }
+        Addrs {
+            sip: src.ip0,
+            dip: dst.ip0,
+            sport: src.port0,
+            dport: dst.port0,
+        }
     }
     #[inline]
     fn advance(&mut self, src: &AddrRange, dst: &AddrRange) {
@@ -334,19 +355,34 @@ impl Generator {
                 payload[8..10].copy_from_slice(&MAGIC.to_le_bytes());
                 payload[10..12].copy_from_slice(&(len as u16).to_le_bytes());
                 let mut frame = Vec::with_capacity(len);
-                builder.write(&mut frame, &payload).expect("building the template frame");
+                builder
+                    .write(&mut frame, &payload)
+                    .expect("building the template frame");
                 assert_eq!(frame.len(), len);
                 let mut hdr = [0u8; HDR_LEN];
                 hdr.copy_from_slice(&frame[..HDR_LEN]);
                 let not32 = |b: &[u8]| !(le32(b) as u32) as u64;
                 let addrs_not = add(not32(&frame[26..30]), not32(&frame[30..34]));
                 let ip_base = add(!(le16(&frame[24..26]) as u16) as u64, addrs_not);
-                let udp_base =
-                    add(add(!(le16(&frame[40..42]) as u16) as u64, addrs_not), not32(&frame[UDP_OFF..UDP_OFF + 4]));
-                Template { hdr, ip_base, udp_base }
+                let udp_base = add(
+                    add(!(le16(&frame[40..42]) as u16) as u64, addrs_not),
+                    not32(&frame[UDP_OFF..UDP_OFF + 4]),
+                );
+                Template {
+                    hdr,
+                    ip_base,
+                    udp_base,
+                }
             })
             .collect();
-        Generator { lens, src, dst, templates, addrs: Addrs::start(&src, &dst), len_idx: 0 }
+        Generator {
+            lens,
+            src,
+            dst,
+            templates,
+            addrs: Addrs::start(&src, &dst),
+            len_idx: 0,
+        }
     }
 
     /// Writes frame `seq` (the next one: addresses and sizes advance per
@@ -418,7 +454,10 @@ fn verify(frame: &[u8], lens: Option<&LenSpec>) -> Result<u64, Bad> {
     if lens.is_some_and(|l| l.len_of(seq) != len) {
         return Err(Bad::Length);
     }
-    let ip = add(add(le64(&frame[14..22]), le64(&frame[22..30])), le32(&frame[30..34]));
+    let ip = add(
+        add(le64(&frame[14..22]), le64(&frame[22..30])),
+        le32(&frame[30..34]),
+    );
     if fold(ip) != 0xffff {
         return Err(Bad::IpChecksum);
     }
@@ -451,7 +490,14 @@ impl Reporter {
     fn new(report_ms: u64) -> Reporter {
         let now = Instant::now();
         let interval = Duration::from_millis(report_ms.max(1));
-        Reporter { start: now, interval, last: now, next: now + interval, cur: Counters::new(), total: Counters::new() }
+        Reporter {
+            start: now,
+            interval,
+            last: now,
+            next: now + interval,
+            cur: Counters::new(),
+            total: Counters::new(),
+        }
     }
 
     #[inline(always)]
@@ -494,7 +540,12 @@ impl Reporter {
         let now = Instant::now();
         self.flush(now, false);
         let t = &self.total;
-        (t.pkts, t.bytes, t.events, now.duration_since(self.start).as_secs_f64())
+        (
+            t.pkts,
+            t.bytes,
+            t.events,
+            now.duration_since(self.start).as_secs_f64(),
+        )
     }
 }
 
@@ -521,7 +572,8 @@ fn tx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
             let elapsed = rep.start.elapsed().as_nanos();
             let due = (elapsed * args.rate as u128 / 1_000_000_000) as u64 + 1;
             if due <= seq {
-                let at = Duration::from_nanos((seq as u128 * 1_000_000_000 / args.rate as u128) as u64);
+                let at =
+                    Duration::from_nanos((seq as u128 * 1_000_000_000 / args.rate as u128) as u64);
                 let wait = at.saturating_sub(rep.start.elapsed());
                 if wait > Duration::from_micros(100) {
                     std::thread::sleep(wait.min(POLL_SLICE));
@@ -535,7 +587,6 @@ fn tx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
         let mut ring = port.tx_ring(ring_i);
         let space = ring.space();
         if space == 0 {
-            drop(ring);
             ring_i = (ring_i + 1) % nrings;
             if ring_i != 0 {
                 continue;
@@ -560,7 +611,9 @@ fn tx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
         let mut cur = ring.cur();
         let mut bytes = 0u64;
         for _ in 0..k {
-            let buf = ring.buf_mut(cur).expect("a TX slot we own names a valid buffer");
+            let buf = ring
+                .buf_mut(cur)
+                .expect("a TX slot we own names a valid buffer");
             let len = generator.fill(buf, seq);
             ring.set_len(cur, len as u16);
             ring.set_flags(cur, 0);
@@ -569,7 +622,6 @@ fn tx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
             cur = ring.next(cur);
         }
         ring.advance_to(cur);
-        drop(ring);
         if let Err(e) = port.txsync() {
             eprintln!("pkt-gen: txsync: {e}");
             return false;
@@ -619,7 +671,10 @@ impl Verifier {
                 self.corrupt += 1;
                 if self.first_bad.is_none() {
                     let seq = frame.get(PAYLOAD_OFF..PAYLOAD_OFF + 8).map(le64);
-                    self.first_bad = Some(format!("{why:?} in frame of {} bytes (seq field {seq:?})", frame.len()));
+                    self.first_bad = Some(format!(
+                        "{why:?} in frame of {} bytes (seq field {seq:?})",
+                        frame.len()
+                    ));
                 }
                 None
             }
@@ -660,7 +715,9 @@ fn rx(args: &Args, port: &mut Port) -> bool {
             let mut head = ring.head();
             let mut bytes = 0u64;
             for _ in 0..k {
-                let pkt = ring.packet(head).expect("an RX slot we own names a valid buffer");
+                let pkt = ring
+                    .packet(head)
+                    .expect("an RX slot we own names a valid buffer");
                 bytes += pkt.len() as u64;
                 v.check(pkt, lens.as_ref());
                 head = ring.next(head);
@@ -695,10 +752,15 @@ fn rx(args: &Args, port: &mut Port) -> bool {
     if n > 0 && v.expected < n && !stopped() {
         v.lost += n - v.expected; // the tail that never came
     }
-    let each = if pkts > 0 { bytes / pkts } else { 0 };
-    println!("Received {pkts} packets {bytes} bytes {events} events {each} bytes each in {secs:.2} seconds.");
+    let each = bytes.checked_div(pkts).unwrap_or(0);
+    println!(
+        "Received {pkts} packets {bytes} bytes {events} events {each} bytes each in {secs:.2} seconds."
+    );
     println!("{}", speed_line(pkts, bytes, events, secs));
-    println!("Verified: {} ok, {} lost, {} out-of-order, {} corrupt", v.ok, v.lost, v.out_of_order, v.corrupt);
+    println!(
+        "Verified: {} ok, {} lost, {} out-of-order, {} corrupt",
+        v.ok, v.lost, v.out_of_order, v.corrupt
+    );
     if let Some(b) = &v.first_bad {
         println!("First corrupt frame: {b}");
     }
@@ -733,7 +795,6 @@ fn ping(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
                 ring.advance_to(ring.next(cur));
                 break;
             }
-            drop(ring);
             let _ = port.txsync();
             idle += 1;
             if idle > SPIN_ROUNDS && wait_port(port, POLLOUT, POLL_SLICE) & POLLHUP != 0 {
@@ -796,8 +857,10 @@ fn ping(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
         println!("Peer gone: stopping.");
     }
     println!("Sent {sent} packets, {replies} replies, {timeouts} timeouts.");
-    let each = if pkts > 0 { bytes / pkts } else { 0 };
-    println!("Received {pkts} packets {bytes} bytes {events} events {each} bytes each in {secs:.2} seconds.");
+    let each = bytes.checked_div(pkts).unwrap_or(0);
+    println!(
+        "Received {pkts} packets {bytes} bytes {events} events {each} bytes each in {secs:.2} seconds."
+    );
     println!("{}", speed_line(pkts, bytes, events, secs));
     if replies > 0 {
         println!(
@@ -888,8 +951,10 @@ fn pong(args: &Args, port: &mut Port) -> bool {
     if hup {
         println!("Peer gone: stopping.");
     }
-    let each = if pkts > 0 { bytes / pkts } else { 0 };
-    println!("Received {pkts} packets {bytes} bytes {events} events {each} bytes each in {secs:.2} seconds.");
+    let each = bytes.checked_div(pkts).unwrap_or(0);
+    println!(
+        "Received {pkts} packets {bytes} bytes {events} events {each} bytes each in {secs:.2} seconds."
+    );
     println!("{}", speed_line(pkts, bytes, events, secs));
     n == 0 || received == n
 }
@@ -902,12 +967,18 @@ fn main() -> ExitCode {
     let lens = args.length.unwrap_or(LenSpec { min: 60, max: 60 });
     let buf_size = port.tx_ring(0).buf_size() as usize;
     if lens.max > buf_size {
-        eprintln!("pkt-gen: frames of {} bytes do not fit buffers of {buf_size} bytes", lens.max);
+        eprintln!(
+            "pkt-gen: frames of {} bytes do not fit buffers of {buf_size} bytes",
+            lens.max
+        );
         return ExitCode::from(2);
     }
     println!(
         "pkt-gen: {} on {} ({} tx / {} rx rings), burst {}, length {}",
-        args.function.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default(),
+        args.function
+            .to_possible_value()
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default(),
         port.name(),
         port.num_tx_rings(),
         port.num_rx_rings(),
@@ -920,5 +991,9 @@ fn main() -> ExitCode {
         Function::Ping => ping(&args, &mut port, lens),
         Function::Pong => pong(&args, &mut port),
     };
-    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

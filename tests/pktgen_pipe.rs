@@ -45,7 +45,11 @@ fn example(name: &str) -> PathBuf {
 
 /// A pipe name no other test (or test run) uses.
 fn unique(tag: &str) -> String {
-    format!("{tag}{}n{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{tag}{}n{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn pktgen(args: &[&str]) -> Child {
@@ -91,14 +95,23 @@ fn finish(mut child: Child, limit: Duration, what: &str) -> Done {
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    let done =
-        Done { status, stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap(), elapsed: start.elapsed() };
-    eprintln!("--- {what}: {} in {:.2?}\n{}{}", done.status, done.elapsed, done.stdout, done.stderr);
+    let done = Done {
+        status,
+        stdout: t_out.join().unwrap(),
+        stderr: t_err.join().unwrap(),
+        elapsed: start.elapsed(),
+    };
+    eprintln!(
+        "--- {what}: {} in {:.2?}\n{}{}",
+        done.status, done.elapsed, done.stdout, done.stderr
+    );
     done
 }
 
 fn line<'a>(out: &'a str, prefix: &str) -> &'a str {
-    out.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no `{prefix}` line in:\n{out}"))
+    out.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no `{prefix}` line in:\n{out}"))
 }
 
 #[test]
@@ -116,7 +129,10 @@ fn ten_million_packets_cross_processes_verified() {
     assert!(rx.status.success());
     assert!(line(&tx.stdout, "Sent ").starts_with("Sent 10000000 packets 600000000 bytes"));
     assert!(line(&rx.stdout, "Received ").starts_with("Received 10000000 packets 600000000 bytes"));
-    assert_eq!(line(&rx.stdout, "Verified:"), "Verified: 10000000 ok, 0 lost, 0 out-of-order, 0 corrupt");
+    assert_eq!(
+        line(&rx.stdout, "Verified:"),
+        "Verified: 10000000 ok, 0 lost, 0 out-of-order, 0 corrupt"
+    );
     assert!(line(&rx.stdout, "Speed: ").contains(" Mpps Bandwidth: "));
 }
 
@@ -124,42 +140,113 @@ fn ten_million_packets_cross_processes_verified() {
 fn receiver_reports_and_fails_on_a_short_count() {
     let _g = serial();
     let name = unique("short");
-    let rx = pktgen(&["-i", &format!("{name}}}0"), "-f", "rx", "-n", "2000", "-T", "100"]);
-    let tx = pktgen(&["-i", &format!("{name}{{0"), "-f", "tx", "-n", "1000", "-l", "60-100"]);
+    let rx = pktgen(&[
+        "-i",
+        &format!("{name}}}0"),
+        "-f",
+        "rx",
+        "-n",
+        "2000",
+        "-T",
+        "100",
+    ]);
+    let tx = pktgen(&[
+        "-i",
+        &format!("{name}{{0"),
+        "-f",
+        "tx",
+        "-n",
+        "1000",
+        "-l",
+        "60-100",
+    ]);
     let tx = finish(tx, Duration::from_secs(20), "tx");
     let rx = finish(rx, Duration::from_secs(20), "rx");
     assert!(tx.status.success());
     assert!(!rx.status.success(), "fewer packets than -n must fail");
     assert!(rx.stdout.contains("Peer gone"));
-    assert_eq!(line(&rx.stdout, "Verified:"), "Verified: 1000 ok, 1000 lost, 0 out-of-order, 0 corrupt");
+    assert_eq!(
+        line(&rx.stdout, "Verified:"),
+        "Verified: 1000 ok, 1000 lost, 0 out-of-order, 0 corrupt"
+    );
 }
 
 #[test]
 fn killed_sender_is_detected_and_the_pipe_reopens() {
     let _g = serial();
     let name = unique("kill");
-    let rx = pktgen(&["-i", &format!("netmap:{name}}}0"), "-f", "rx", "-n", "0", "-T", "200"]);
-    let mut tx = pktgen(&["-i", &format!("netmap:{name}{{0"), "-f", "tx", "-n", "0", "-l", "60-1514"]);
+    let rx = pktgen(&[
+        "-i",
+        &format!("netmap:{name}}}0"),
+        "-f",
+        "rx",
+        "-n",
+        "0",
+        "-T",
+        "200",
+    ]);
+    let mut tx = pktgen(&[
+        "-i",
+        &format!("netmap:{name}{{0"),
+        "-f",
+        "tx",
+        "-n",
+        "0",
+        "-l",
+        "60-1514",
+    ]);
     std::thread::sleep(Duration::from_millis(700));
     tx.kill().unwrap(); // SIGKILL
     tx.wait().unwrap();
     let killed_at = Instant::now();
-    let rx = finish(rx, Duration::from_secs(10), "rx after the sender was killed");
-    eprintln!("rx noticed the dead sender and exited {:.2?} after the kill", killed_at.elapsed());
+    let rx = finish(
+        rx,
+        Duration::from_secs(10),
+        "rx after the sender was killed",
+    );
+    eprintln!(
+        "rx noticed the dead sender and exited {:.2?} after the kill",
+        killed_at.elapsed()
+    );
     assert!(killed_at.elapsed() < Duration::from_secs(5));
-    assert!(rx.status.success(), "nothing lost or corrupt, so rx -n 0 succeeds");
+    assert!(
+        rx.status.success(),
+        "nothing lost or corrupt, so rx -n 0 succeeds"
+    );
     assert!(rx.stdout.contains("Peer gone"));
-    let received: u64 = line(&rx.stdout, "Received ").split(' ').nth(1).unwrap().parse().unwrap();
+    let received: u64 = line(&rx.stdout, "Received ")
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(received > 0);
     assert!(line(&rx.stdout, "Verified:").ends_with(" ok, 0 lost, 0 out-of-order, 0 corrupt"));
 
     // The same name works again for a new pair.
-    let rx = pktgen(&["-i", &format!("netmap:{name}}}0"), "-f", "rx", "-n", "100000"]);
-    let tx = pktgen(&["-i", &format!("netmap:{name}{{0"), "-f", "tx", "-n", "100000"]);
+    let rx = pktgen(&[
+        "-i",
+        &format!("netmap:{name}}}0"),
+        "-f",
+        "rx",
+        "-n",
+        "100000",
+    ]);
+    let tx = pktgen(&[
+        "-i",
+        &format!("netmap:{name}{{0"),
+        "-f",
+        "tx",
+        "-n",
+        "100000",
+    ]);
     let tx = finish(tx, Duration::from_secs(20), "tx (reopened)");
     let rx = finish(rx, Duration::from_secs(20), "rx (reopened)");
     assert!(tx.status.success() && rx.status.success());
-    assert_eq!(line(&rx.stdout, "Verified:"), "Verified: 100000 ok, 0 lost, 0 out-of-order, 0 corrupt");
+    assert_eq!(
+        line(&rx.stdout, "Verified:"),
+        "Verified: 100000 ok, 0 lost, 0 out-of-order, 0 corrupt"
+    );
 }
 
 #[test]
@@ -171,7 +258,11 @@ fn killed_receiver_stops_the_sender() {
     std::thread::sleep(Duration::from_millis(700));
     rx.kill().unwrap();
     rx.wait().unwrap();
-    let tx = finish(tx, Duration::from_secs(10), "tx after the receiver was killed");
+    let tx = finish(
+        tx,
+        Duration::from_secs(10),
+        "tx after the receiver was killed",
+    );
     assert!(tx.elapsed < Duration::from_secs(5));
     assert!(tx.stdout.contains("Peer gone"));
     assert!(tx.stdout.contains("Sent "));
@@ -184,7 +275,12 @@ fn expected_addrs(k: u64) -> ([u8; 4], u16, [u8; 4], u16) {
     let (si, k) = (1 + k % 3, k / 3);
     let (dp, k) = (2000 + k % 2, k / 2);
     let di = 1 + k % 2;
-    ([10, 0, 0, si as u8], sp as u16, [10, 1, 0, di as u8], dp as u16)
+    (
+        [10, 0, 0, si as u8],
+        sp as u16,
+        [10, 1, 0, di as u8],
+        dp as u16,
+    )
 }
 
 #[test]
@@ -222,23 +318,50 @@ fn frames_are_valid_udp_with_correct_checksums_and_cycling_addresses() {
         let mut head = ring.head();
         while head != ring.tail() {
             let frame = ring.packet(head).unwrap();
-            assert_eq!(frame.len() as u64, 60 + k % (1514 - 60 + 1), "length of frame {k}");
-            let p = SlicedPacket::from_ethernet(frame).unwrap_or_else(|e| panic!("frame {k}: {e:?}"));
-            let Some(etherparse::LinkSlice::Ethernet2(eth)) = &p.link else { panic!("frame {k}: not Ethernet II") };
+            assert_eq!(
+                frame.len() as u64,
+                60 + k % (1514 - 60 + 1),
+                "length of frame {k}"
+            );
+            let p =
+                SlicedPacket::from_ethernet(frame).unwrap_or_else(|e| panic!("frame {k}: {e:?}"));
+            let Some(etherparse::LinkSlice::Ethernet2(eth)) = &p.link else {
+                panic!("frame {k}: not Ethernet II")
+            };
             assert_eq!(eth.source(), [2, 0, 0, 0, 0, 1]);
             assert_eq!(eth.destination(), [2, 0, 0, 0, 0, 2]);
-            let Some(NetSlice::Ipv4(ip)) = &p.net else { panic!("frame {k}: not IPv4") };
+            let Some(NetSlice::Ipv4(ip)) = &p.net else {
+                panic!("frame {k}: not IPv4")
+            };
             let iph = ip.header().to_header();
-            assert_eq!(iph.header_checksum, iph.calc_header_checksum(), "IPv4 checksum of frame {k}");
+            assert_eq!(
+                iph.header_checksum,
+                iph.calc_header_checksum(),
+                "IPv4 checksum of frame {k}"
+            );
             assert_eq!(iph.total_len as usize, frame.len() - 14);
-            let Some(TransportSlice::Udp(udp)) = &p.transport else { panic!("frame {k}: not UDP") };
+            let Some(TransportSlice::Udp(udp)) = &p.transport else {
+                panic!("frame {k}: not UDP")
+            };
             let udph = udp.to_header();
             assert_eq!(udph.length as usize, frame.len() - 34);
             let want = udph.calc_checksum_ipv4(&iph, udp.payload()).unwrap();
             assert_eq!(udph.checksum, want, "UDP checksum of frame {k}");
             let (sip, sport, dip, dport) = expected_addrs(k);
-            assert_eq!((iph.source, udph.source_port, iph.destination, udph.destination_port), (sip, sport, dip, dport));
-            assert_eq!(u64::from_le_bytes(udp.payload()[..8].try_into().unwrap()), k, "sequence number");
+            assert_eq!(
+                (
+                    iph.source,
+                    udph.source_port,
+                    iph.destination,
+                    udph.destination_port
+                ),
+                (sip, sport, dip, dport)
+            );
+            assert_eq!(
+                u64::from_le_bytes(udp.payload()[..8].try_into().unwrap()),
+                k,
+                "sequence number"
+            );
             k += 1;
             head = ring.next(head);
         }
@@ -254,15 +377,35 @@ fn ping_pong_round_trips() {
     let _g = serial();
     let name = unique("ping");
     let pong = pktgen(&["-i", &format!("netmap:{name}}}0"), "-f", "pong"]);
-    let ping = pktgen(&["-i", &format!("netmap:{name}{{0"), "-f", "ping", "-n", "1000", "-T", "200"]);
+    let ping = pktgen(&[
+        "-i",
+        &format!("netmap:{name}{{0"),
+        "-f",
+        "ping",
+        "-n",
+        "1000",
+        "-T",
+        "200",
+    ]);
     let ping = finish(ping, Duration::from_secs(30), "ping");
     let pong = finish(pong, Duration::from_secs(10), "pong");
     assert!(ping.status.success());
     assert!(pong.status.success());
-    assert_eq!(line(&ping.stdout, "Sent "), "Sent 1000 packets, 1000 replies, 0 timeouts.");
+    assert_eq!(
+        line(&ping.stdout, "Sent "),
+        "Sent 1000 packets, 1000 replies, 0 timeouts."
+    );
     let rtt = line(&ping.stdout, "RTT min/avg/max = ");
-    let v: Vec<f64> = rtt.trim_start_matches("RTT min/avg/max = ").trim_end_matches(" us").split('/').map(|x| x.parse().unwrap()).collect();
-    assert!(v.len() == 3 && v[0] > 0.0 && v[0] <= v[1] && v[1] <= v[2], "{rtt}");
+    let v: Vec<f64> = rtt
+        .trim_start_matches("RTT min/avg/max = ")
+        .trim_end_matches(" us")
+        .split('/')
+        .map(|x| x.parse().unwrap())
+        .collect();
+    assert!(
+        v.len() == 3 && v[0] > 0.0 && v[0] <= v[1] && v[1] <= v[2],
+        "{rtt}"
+    );
     assert!(pong.stdout.contains("Received 1000 packets"));
 }
 
@@ -270,19 +413,51 @@ fn ping_pong_round_trips() {
 fn rate_limit_paces_the_sender() {
     let _g = serial();
     let name = unique("rate");
-    let rx = pktgen(&["-i", &format!("netmap:{name}}}0"), "-f", "rx", "-n", "20000"]);
+    let rx = pktgen(&[
+        "-i",
+        &format!("netmap:{name}}}0"),
+        "-f",
+        "rx",
+        "-n",
+        "20000",
+    ]);
     let t = Instant::now();
-    let tx = pktgen(&["-i", &format!("netmap:{name}{{0"), "-f", "tx", "-R", "10000", "-n", "20000", "-T", "500"]);
+    let tx = pktgen(&[
+        "-i",
+        &format!("netmap:{name}{{0"),
+        "-f",
+        "tx",
+        "-R",
+        "10000",
+        "-n",
+        "20000",
+        "-T",
+        "500",
+    ]);
     let tx = finish(tx, Duration::from_secs(20), "tx -R 10000");
     let took = t.elapsed();
     let rx = finish(rx, Duration::from_secs(20), "rx");
     eprintln!("20000 packets at -R 10000 took {took:.2?}");
     assert!(tx.status.success() && rx.status.success());
-    assert!(took > Duration::from_millis(1500) && took < Duration::from_secs(4), "{took:?}");
+    assert!(
+        took > Duration::from_millis(1500) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
     // The periodic line has netmap's shape.
-    let periodic = tx.stdout.lines().find(|l| l.contains(" avg_batch ")).expect("a periodic line");
-    assert!(periodic.contains(" Mpps (") && periodic.contains(" Mpkts ") && periodic.ends_with(" min_space"));
-    assert_eq!(line(&rx.stdout, "Verified:"), "Verified: 20000 ok, 0 lost, 0 out-of-order, 0 corrupt");
+    let periodic = tx
+        .stdout
+        .lines()
+        .find(|l| l.contains(" avg_batch "))
+        .expect("a periodic line");
+    assert!(
+        periodic.contains(" Mpps (")
+            && periodic.contains(" Mpkts ")
+            && periodic.ends_with(" min_space")
+    );
+    assert_eq!(
+        line(&rx.stdout, "Verified:"),
+        "Verified: 20000 ok, 0 lost, 0 out-of-order, 0 corrupt"
+    );
 }
 
 #[test]
@@ -293,12 +468,20 @@ fn sigint_stops_a_receiver_with_a_summary() {
     std::thread::sleep(Duration::from_millis(1500));
     // An idle receiver sleeps in poll() instead of spinning.
     let stat = std::fs::read_to_string(format!("/proc/{}/stat", rx.id())).unwrap();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
     let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
     eprintln!("idle rx used {ticks} ticks of CPU in 1.5 s (hz {hz})");
-    assert!(ticks * 1000 / hz < 500, "idle receiver used {ticks} ticks in 1.5 s");
+    assert!(
+        ticks * 1000 / hz < 500,
+        "idle receiver used {ticks} ticks in 1.5 s"
+    );
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(rx.id() as i32, libc::SIGINT) };
     let rx = finish(rx, Duration::from_secs(5), "idle rx after SIGINT");
@@ -308,9 +491,14 @@ fn sigint_stops_a_receiver_with_a_summary() {
 
 #[test]
 fn help_lists_netmap_options() {
-    let out = Command::new(example("pkt-gen")).arg("--help").output().unwrap();
+    let out = Command::new(example("pkt-gen"))
+        .arg("--help")
+        .output()
+        .unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    for flag in ["-i,", "-f,", "-n,", "-l,", "-b,", "-R,", "-s,", "-d,", "-S,", "-D,", "-w,", "-T,"] {
+    for flag in [
+        "-i,", "-f,", "-n,", "-l,", "-b,", "-R,", "-s,", "-d,", "-S,", "-D,", "-w,", "-T,",
+    ] {
         assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
     }
 }

@@ -36,7 +36,11 @@ pub fn stopped() -> bool {
 
 /// pkt-gen's rule: a name without a `prefix:` gets `netmap:` prepended.
 pub fn port_name(name: &str) -> String {
-    if name.contains(':') { name.to_string() } else { format!("netmap:{name}") }
+    if name.contains(':') {
+        name.to_string()
+    } else {
+        format!("netmap:{name}")
+    }
 }
 
 /// Opens a port or exits with a clear message.
@@ -95,7 +99,10 @@ pub struct Counters {
 
 impl Counters {
     pub fn new() -> Self {
-        Counters { min_space: u32::MAX, ..Default::default() }
+        Counters {
+            min_space: u32::MAX,
+            ..Default::default()
+        }
     }
 }
 
@@ -105,8 +112,16 @@ pub fn periodic_line(d: &Counters, usec: u64) -> String {
     let secs = usec.max(1) as f64 / 1e6;
     let pps = d.pkts as f64 / secs;
     let bps = d.bytes as f64 * 8.0 / secs;
-    let batch = if d.events > 0 { d.pkts as f64 / d.events as f64 } else { 0.0 };
-    let min_space = if d.min_space == u32::MAX { 0 } else { d.min_space };
+    let batch = if d.events > 0 {
+        d.pkts as f64 / d.events as f64
+    } else {
+        0.0
+    };
+    let min_space = if d.min_space == u32::MAX {
+        0
+    } else {
+        d.min_space
+    };
     format!(
         "{:.3} Mpps ({:.3} Mpkts {:.3} Mbps in {} usec) {:.2} avg_batch {} min_space",
         pps / 1e6,
@@ -124,7 +139,11 @@ pub fn speed_line(pkts: u64, bytes: u64, events: u64, secs: f64) -> String {
     let pps = pkts as f64 / secs;
     let bw = bytes as f64 * 8.0 / secs;
     let raw = (bytes + 24 * pkts) as f64 * 8.0 / secs;
-    let batch = if events > 0 { pkts as f64 / events as f64 } else { 0.0 };
+    let batch = if events > 0 {
+        pkts as f64 / events as f64
+    } else {
+        0.0
+    };
     format!(
         "Speed: {:.3} Mpps Bandwidth: {:.3} Mbps (raw {:.3} Mbps). Average batch: {:.2} pkts",
         pps / 1e6,
