@@ -1,0 +1,154 @@
+//! Helpers shared by the example tools (pkt-gen, bridge): port names,
+//! signals, idle handling and report formatting.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use vfio_netmap::api::Port;
+use vfio_netmap::api::poll::{POLLHUP, PollItem, poll};
+
+/// Set by SIGINT/SIGTERM.
+pub static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_sig: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+/// Installs SIGINT/SIGTERM handlers that set [`STOP`].
+pub fn install_signal_handlers() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: sigaction is given a zeroed, then filled, struct; the
+        // handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+            libc::sigemptyset(&mut sa.sa_mask);
+            sa.sa_flags = 0;
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+pub fn stopped() -> bool {
+    STOP.load(Ordering::Relaxed)
+}
+
+/// pkt-gen's rule: a name without a `prefix:` gets `netmap:` prepended.
+pub fn port_name(name: &str) -> String {
+    if name.contains(':') {
+        name.to_string()
+    } else {
+        format!("netmap:{name}")
+    }
+}
+
+/// Opens a port or exits with a clear message.
+pub fn open_port(tool: &str, name: &str) -> Port {
+    match Port::open(&port_name(name)) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{tool}: cannot open {}: {e}", port_name(name));
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Empty rounds of busy polling before an idle loop falls back to poll().
+pub const SPIN_ROUNDS: u32 = 1000;
+/// Longest single poll() sleep, so signals and reports are noticed.
+pub const POLL_SLICE: Duration = Duration::from_millis(100);
+
+/// Waits (in poll()) for `events` on one port, at most `timeout`; returns
+/// poll's revents for it (POLLHUP when its peer is gone).
+pub fn wait_port(port: &mut Port, events: u8, timeout: Duration) -> u8 {
+    let mut items = [PollItem::new(port, events)];
+    match poll(&mut items, Some(timeout)) {
+        Ok(_) => items[0].revents,
+        Err(e) => {
+            eprintln!("poll: {e}");
+            POLLHUP
+        }
+    }
+}
+
+/// Waits up to `secs` for the peer of `port` to be there ("wait for link").
+pub fn wait_for_link(port: &Port, secs: u64) -> bool {
+    if port.peer_alive() {
+        return true;
+    }
+    eprintln!("Wait {secs} secs for link to come up...");
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline && !stopped() {
+        if port.peer_alive() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    port.peer_alive()
+}
+
+/// Counters for one reporting interval (netmap pkt-gen's `my_ctrs`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Counters {
+    pub pkts: u64,
+    pub bytes: u64,
+    pub events: u64,
+    pub min_space: u32,
+}
+
+impl Counters {
+    pub fn new() -> Self {
+        Counters {
+            min_space: u32::MAX,
+            ..Default::default()
+        }
+    }
+}
+
+/// netmap pkt-gen's periodic line:
+/// `X.XXX Mpps (Y.YYY Mpkts Z.ZZZ Mbps in N usec) A.AA avg_batch M min_space`.
+pub fn periodic_line(d: &Counters, usec: u64) -> String {
+    let secs = usec.max(1) as f64 / 1e6;
+    let pps = d.pkts as f64 / secs;
+    let bps = d.bytes as f64 * 8.0 / secs;
+    let batch = if d.events > 0 {
+        d.pkts as f64 / d.events as f64
+    } else {
+        0.0
+    };
+    let min_space = if d.min_space == u32::MAX {
+        0
+    } else {
+        d.min_space
+    };
+    format!(
+        "{:.3} Mpps ({:.3} Mpkts {:.3} Mbps in {} usec) {:.2} avg_batch {} min_space",
+        pps / 1e6,
+        d.pkts as f64 / 1e6,
+        bps / 1e6,
+        usec,
+        batch,
+        min_space
+    )
+}
+
+/// netmap pkt-gen's final `Speed:` line.
+pub fn speed_line(pkts: u64, bytes: u64, events: u64, secs: f64) -> String {
+    let secs = secs.max(1e-9);
+    let pps = pkts as f64 / secs;
+    let bw = bytes as f64 * 8.0 / secs;
+    let raw = (bytes + 24 * pkts) as f64 * 8.0 / secs;
+    let batch = if events > 0 {
+        pkts as f64 / events as f64
+    } else {
+        0.0
+    };
+    format!(
+        "Speed: {:.3} Mpps Bandwidth: {:.3} Mbps (raw {:.3} Mbps). Average batch: {:.2} pkts",
+        pps / 1e6,
+        bw / 1e6,
+        raw / 1e6,
+        batch
+    )
+}

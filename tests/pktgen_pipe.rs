@@ -1,0 +1,504 @@
+//! pkt-gen across processes over netmap pipes: throughput with full
+//! verification, frame validity (checked with etherparse), ping/pong, rate
+//! limiting, and a sender killed with SIGKILL.
+//!
+//! The tests run the example binary, built once with `--release` (a debug
+//! build is far too slow for 10 million packets). They take a lock so that
+//! only one runs at a time: each spawns busy-polling processes, and running
+//! them side by side on a small machine would distort the timing checks.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard, Once};
+use std::time::{Duration, Instant};
+
+use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+use vfio_netmap::api::Port;
+
+static BUILD: Once = Once::new();
+static SERIAL: Mutex<()> = Mutex::new(());
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Path of a release-built example, building the examples once.
+fn example(name: &str) -> PathBuf {
+    BUILD.call_once(|| {
+        let t = Instant::now();
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--release", "--examples"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("running cargo build");
+        assert!(status.success(), "cargo build --release --examples failed");
+        eprintln!("built examples in {:.1?}", t.elapsed());
+    });
+    // target/<profile>/deps/<this test> -> target/release/examples/<name>
+    let exe = std::env::current_exe().unwrap();
+    let target = exe.parent().unwrap().parent().unwrap().parent().unwrap();
+    target.join("release").join("examples").join(name)
+}
+
+/// A pipe name no other test (or test run) uses.
+fn unique(tag: &str) -> String {
+    format!(
+        "{tag}{}n{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn pktgen(args: &[&str]) -> Child {
+    Command::new(example("pkt-gen"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning pkt-gen")
+}
+
+struct Done {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+/// Waits for `child` at most `limit` (killing it and failing after that).
+fn finish(mut child: Child, limit: Duration, what: &str) -> Done {
+    let start = Instant::now();
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        out.read_to_string(&mut s).ok();
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        err.read_to_string(&mut s).ok();
+        s
+    });
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > limit {
+            child.kill().ok();
+            let st = child.wait().unwrap();
+            let (o, e) = (t_out.join().unwrap(), t_err.join().unwrap());
+            panic!("{what} did not finish within {limit:?} ({st}):\n{o}\n{e}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let done = Done {
+        status,
+        stdout: t_out.join().unwrap(),
+        stderr: t_err.join().unwrap(),
+        elapsed: start.elapsed(),
+    };
+    eprintln!(
+        "--- {what}: {} in {:.2?}\n{}{}",
+        done.status, done.elapsed, done.stdout, done.stderr
+    );
+    done
+}
+
+fn line<'a>(out: &'a str, prefix: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no `{prefix}` line in:\n{out}"))
+}
+
+#[test]
+fn ten_million_packets_cross_processes_verified() {
+    let _g = serial();
+    let name = unique("tenm");
+    let n = "10000000";
+    let t = Instant::now();
+    let rx = pktgen(&["-i", &format!("netmap:{name}}}0"), "-f", "rx", "-n", n]);
+    let tx = pktgen(&["-i", &format!("netmap:{name}{{0"), "-f", "tx", "-n", n]);
+    let tx = finish(tx, Duration::from_secs(120), "tx");
+    let rx = finish(rx, Duration::from_secs(120), "rx");
+    eprintln!("10M packets end to end in {:.2?}", t.elapsed());
+    assert!(tx.status.success());
+    assert!(rx.status.success());
+    assert!(line(&tx.stdout, "Sent ").starts_with("Sent 10000000 packets 600000000 bytes"));
+    assert!(line(&rx.stdout, "Received ").starts_with("Received 10000000 packets 600000000 bytes"));
+    assert_eq!(
+        line(&rx.stdout, "Verified:"),
+        "Verified: 10000000 ok, 0 lost, 0 out-of-order, 0 corrupt"
+    );
+    assert!(line(&rx.stdout, "Speed: ").contains(" Mpps Bandwidth: "));
+}
+
+#[test]
+fn receiver_reports_and_fails_on_a_short_count() {
+    let _g = serial();
+    let name = unique("short");
+    let rx = pktgen(&[
+        "-i",
+        &format!("{name}}}0"),
+        "-f",
+        "rx",
+        "-n",
+        "2000",
+        "-T",
+        "100",
+    ]);
+    let tx = pktgen(&[
+        "-i",
+        &format!("{name}{{0"),
+        "-f",
+        "tx",
+        "-n",
+        "1000",
+        "-l",
+        "60-100",
+    ]);
+    let tx = finish(tx, Duration::from_secs(20), "tx");
+    let rx = finish(rx, Duration::from_secs(20), "rx");
+    assert!(tx.status.success());
+    assert!(!rx.status.success(), "fewer packets than -n must fail");
+    assert!(rx.stdout.contains("Peer gone"));
+    assert_eq!(
+        line(&rx.stdout, "Verified:"),
+        "Verified: 1000 ok, 1000 lost, 0 out-of-order, 0 corrupt"
+    );
+}
+
+#[test]
+fn killed_sender_is_detected_and_the_pipe_reopens() {
+    let _g = serial();
+    let name = unique("kill");
+    let rx = pktgen(&[
+        "-i",
+        &format!("netmap:{name}}}0"),
+        "-f",
+        "rx",
+        "-n",
+        "0",
+        "-T",
+        "200",
+    ]);
+    let mut tx = pktgen(&[
+        "-i",
+        &format!("netmap:{name}{{0"),
+        "-f",
+        "tx",
+        "-n",
+        "0",
+        "-l",
+        "60-1514",
+    ]);
+    std::thread::sleep(Duration::from_millis(700));
+    tx.kill().unwrap(); // SIGKILL
+    tx.wait().unwrap();
+    let killed_at = Instant::now();
+    let rx = finish(
+        rx,
+        Duration::from_secs(10),
+        "rx after the sender was killed",
+    );
+    eprintln!(
+        "rx noticed the dead sender and exited {:.2?} after the kill",
+        killed_at.elapsed()
+    );
+    assert!(killed_at.elapsed() < Duration::from_secs(5));
+    assert!(
+        rx.status.success(),
+        "nothing lost or corrupt, so rx -n 0 succeeds"
+    );
+    assert!(rx.stdout.contains("Peer gone"));
+    let received: u64 = line(&rx.stdout, "Received ")
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(received > 0);
+    assert!(line(&rx.stdout, "Verified:").ends_with(" ok, 0 lost, 0 out-of-order, 0 corrupt"));
+
+    // The same name works again for a new pair.
+    let rx = pktgen(&[
+        "-i",
+        &format!("netmap:{name}}}0"),
+        "-f",
+        "rx",
+        "-n",
+        "100000",
+    ]);
+    let tx = pktgen(&[
+        "-i",
+        &format!("netmap:{name}{{0"),
+        "-f",
+        "tx",
+        "-n",
+        "100000",
+    ]);
+    let tx = finish(tx, Duration::from_secs(20), "tx (reopened)");
+    let rx = finish(rx, Duration::from_secs(20), "rx (reopened)");
+    assert!(tx.status.success() && rx.status.success());
+    assert_eq!(
+        line(&rx.stdout, "Verified:"),
+        "Verified: 100000 ok, 0 lost, 0 out-of-order, 0 corrupt"
+    );
+}
+
+#[test]
+fn killed_receiver_stops_the_sender() {
+    let _g = serial();
+    let name = unique("killrx");
+    let mut rx = pktgen(&["-i", &format!("netmap:{name}}}0"), "-f", "rx"]);
+    let tx = pktgen(&["-i", &format!("netmap:{name}{{0"), "-f", "tx", "-n", "0"]);
+    std::thread::sleep(Duration::from_millis(700));
+    rx.kill().unwrap();
+    rx.wait().unwrap();
+    let tx = finish(
+        tx,
+        Duration::from_secs(10),
+        "tx after the receiver was killed",
+    );
+    assert!(tx.elapsed < Duration::from_secs(5));
+    assert!(tx.stdout.contains("Peer gone"));
+    assert!(tx.stdout.contains("Sent "));
+}
+
+/// Expected addresses of frame `k` for netmap's order: source port fastest,
+/// then source IP, destination port, destination IP.
+fn expected_addrs(k: u64) -> ([u8; 4], u16, [u8; 4], u16) {
+    let (sp, k) = (1000 + k % 3, k / 3);
+    let (si, k) = (1 + k % 3, k / 3);
+    let (dp, k) = (2000 + k % 2, k / 2);
+    let di = 1 + k % 2;
+    (
+        [10, 0, 0, si as u8],
+        sp as u16,
+        [10, 1, 0, di as u8],
+        dp as u16,
+    )
+}
+
+#[test]
+fn frames_are_valid_udp_with_correct_checksums_and_cycling_addresses() {
+    let _g = serial();
+    let name = unique("valid");
+    let mut port = Port::open(&format!("netmap:{name}}}0")).unwrap();
+    let n = 20_000u64;
+    let tx = pktgen(&[
+        "-i",
+        &format!("netmap:{name}{{0"),
+        "-f",
+        "tx",
+        "-n",
+        &n.to_string(),
+        "-l",
+        "60-1514",
+        "-s",
+        "10.0.0.1:1000-10.0.0.3:1002",
+        "-d",
+        "10.1.0.1:2000-10.1.0.2:2001",
+        "-S",
+        "02:00:00:00:00:01",
+        "-D",
+        "02:00:00:00:00:02",
+        "-b",
+        "64",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut k = 0u64;
+    while k < n {
+        assert!(Instant::now() < deadline, "only {k} of {n} frames arrived");
+        port.rxsync().unwrap();
+        let ring = port.rx_ring(0);
+        let mut head = ring.head();
+        while head != ring.tail() {
+            let frame = ring.packet(head).unwrap();
+            assert_eq!(
+                frame.len() as u64,
+                60 + k % (1514 - 60 + 1),
+                "length of frame {k}"
+            );
+            let p =
+                SlicedPacket::from_ethernet(frame).unwrap_or_else(|e| panic!("frame {k}: {e:?}"));
+            let Some(etherparse::LinkSlice::Ethernet2(eth)) = &p.link else {
+                panic!("frame {k}: not Ethernet II")
+            };
+            assert_eq!(eth.source(), [2, 0, 0, 0, 0, 1]);
+            assert_eq!(eth.destination(), [2, 0, 0, 0, 0, 2]);
+            let Some(NetSlice::Ipv4(ip)) = &p.net else {
+                panic!("frame {k}: not IPv4")
+            };
+            let iph = ip.header().to_header();
+            assert_eq!(
+                iph.header_checksum,
+                iph.calc_header_checksum(),
+                "IPv4 checksum of frame {k}"
+            );
+            assert_eq!(iph.total_len as usize, frame.len() - 14);
+            let Some(TransportSlice::Udp(udp)) = &p.transport else {
+                panic!("frame {k}: not UDP")
+            };
+            let udph = udp.to_header();
+            assert_eq!(udph.length as usize, frame.len() - 34);
+            let want = udph.calc_checksum_ipv4(&iph, udp.payload()).unwrap();
+            assert_eq!(udph.checksum, want, "UDP checksum of frame {k}");
+            let (sip, sport, dip, dport) = expected_addrs(k);
+            assert_eq!(
+                (
+                    iph.source,
+                    udph.source_port,
+                    iph.destination,
+                    udph.destination_port
+                ),
+                (sip, sport, dip, dport)
+            );
+            assert_eq!(
+                u64::from_le_bytes(udp.payload()[..8].try_into().unwrap()),
+                k,
+                "sequence number"
+            );
+            k += 1;
+            head = ring.next(head);
+        }
+        ring.advance_to(head);
+    }
+    port.rxsync().unwrap();
+    let tx = finish(tx, Duration::from_secs(20), "tx");
+    assert!(tx.status.success());
+}
+
+#[test]
+fn ping_pong_round_trips() {
+    let _g = serial();
+    let name = unique("ping");
+    let pong = pktgen(&["-i", &format!("netmap:{name}}}0"), "-f", "pong"]);
+    let ping = pktgen(&[
+        "-i",
+        &format!("netmap:{name}{{0"),
+        "-f",
+        "ping",
+        "-n",
+        "1000",
+        "-T",
+        "200",
+    ]);
+    let ping = finish(ping, Duration::from_secs(30), "ping");
+    let pong = finish(pong, Duration::from_secs(10), "pong");
+    assert!(ping.status.success());
+    assert!(pong.status.success());
+    assert_eq!(
+        line(&ping.stdout, "Sent "),
+        "Sent 1000 packets, 1000 replies, 0 timeouts."
+    );
+    let rtt = line(&ping.stdout, "RTT min/avg/max = ");
+    let v: Vec<f64> = rtt
+        .trim_start_matches("RTT min/avg/max = ")
+        .trim_end_matches(" us")
+        .split('/')
+        .map(|x| x.parse().unwrap())
+        .collect();
+    assert!(
+        v.len() == 3 && v[0] > 0.0 && v[0] <= v[1] && v[1] <= v[2],
+        "{rtt}"
+    );
+    assert!(pong.stdout.contains("Received 1000 packets"));
+}
+
+#[test]
+fn rate_limit_paces_the_sender() {
+    let _g = serial();
+    let name = unique("rate");
+    let rx = pktgen(&[
+        "-i",
+        &format!("netmap:{name}}}0"),
+        "-f",
+        "rx",
+        "-n",
+        "20000",
+    ]);
+    let t = Instant::now();
+    let tx = pktgen(&[
+        "-i",
+        &format!("netmap:{name}{{0"),
+        "-f",
+        "tx",
+        "-R",
+        "10000",
+        "-n",
+        "20000",
+        "-T",
+        "500",
+    ]);
+    let tx = finish(tx, Duration::from_secs(20), "tx -R 10000");
+    let took = t.elapsed();
+    let rx = finish(rx, Duration::from_secs(20), "rx");
+    eprintln!("20000 packets at -R 10000 took {took:.2?}");
+    assert!(tx.status.success() && rx.status.success());
+    assert!(
+        took > Duration::from_millis(1500) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+    // The periodic line has netmap's shape.
+    let periodic = tx
+        .stdout
+        .lines()
+        .find(|l| l.contains(" avg_batch "))
+        .expect("a periodic line");
+    assert!(
+        periodic.contains(" Mpps (")
+            && periodic.contains(" Mpkts ")
+            && periodic.ends_with(" min_space")
+    );
+    assert_eq!(
+        line(&rx.stdout, "Verified:"),
+        "Verified: 20000 ok, 0 lost, 0 out-of-order, 0 corrupt"
+    );
+}
+
+#[test]
+fn sigint_stops_a_receiver_with_a_summary() {
+    let _g = serial();
+    let name = unique("sig");
+    let rx = pktgen(&["-i", &format!("netmap:{name}}}0"), "-f", "rx"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    // An idle receiver sleeps in poll() instead of spinning.
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", rx.id())).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    eprintln!("idle rx used {ticks} ticks of CPU in 1.5 s (hz {hz})");
+    assert!(
+        ticks * 1000 / hz < 500,
+        "idle receiver used {ticks} ticks in 1.5 s"
+    );
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(rx.id() as i32, libc::SIGINT) };
+    let rx = finish(rx, Duration::from_secs(5), "idle rx after SIGINT");
+    assert!(rx.stdout.contains("Received 0 packets"));
+    assert!(rx.stdout.contains("Verified: 0 ok"));
+}
+
+#[test]
+fn help_lists_netmap_options() {
+    let out = Command::new(example("pkt-gen"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "-i,", "-f,", "-n,", "-l,", "-b,", "-R,", "-s,", "-d,", "-S,", "-D,", "-w,", "-T,",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
+    }
+}
