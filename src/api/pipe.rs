@@ -355,14 +355,26 @@ fn create_pipe(
 /// Returns a pipe's rings, interfaces and buffers to the region.
 fn free_pipe(region: &Region, e: &PipeEntry) {
     let n = e.num_slots.load(Ordering::Relaxed);
+    // Each position of a direction holds one buffer, named by the sender's
+    // TX slot, except where the receiver holds it ([rx_hwcur, rx_tail)):
+    // there the receiver may have swapped it for another (zero-copy
+    // forwarding) without an rxsync, and its RX slot is the truth.
+    for dir in 0..2 {
+        let d = &e.dirs[dir];
+        let tx = region.ring(e.ring(dir, Direction::Tx), n);
+        let rx = region.ring(e.ring(1 - dir, Direction::Rx), n);
+        let held_from = d.receiver.rx_hwcur.load(Ordering::Relaxed) % n;
+        let held_to = d.sender.rx_tail.load(Ordering::Relaxed) % n;
+        let held = (held_to + n - held_from) % n;
+        for k in 0..n {
+            let by_receiver = (k + n - held_from) % n < held;
+            let slot = if by_receiver { rx.slot(k) } else { tx.slot(k) };
+            region.free_buf(slot.buf_idx);
+        }
+    }
     for end in 0..2 {
         for dir in [Direction::Tx, Direction::Rx] {
-            let off = e.ring(end, dir);
-            let ring = region.ring(off, n);
-            for k in 0..n {
-                region.free_buf(ring.slot(k).buf_idx);
-            }
-            region.free_ring(off);
+            region.free_ring(e.ring(end, dir));
         }
         let if_off = e.if_off[end].load(Ordering::Relaxed) as usize;
         free_extra_list(region, if_off);

@@ -65,21 +65,19 @@ pub fn poll(items: &mut [PollItem<'_>], timeout: Option<Duration>) -> Result<usi
             item.revents = check(item)?;
             ready += (item.revents != 0) as usize;
         }
-        let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        if ready > 0 || remaining == Some(Duration::ZERO) {
+        if ready > 0 {
             return Ok(ready);
         }
-        let progressed =
-            sleep_until_progress(items, remaining.map_or(PEER_CHECK, |r| r.min(PEER_CHECK)));
+        let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let progressed = remaining != Some(Duration::ZERO)
+            && sleep_until_progress(items, remaining.map_or(PEER_CHECK, |r| r.min(PEER_CHECK)));
         if !progressed {
             let mut hup = 0;
-            for item in items.iter_mut() {
-                if !item.port.peer_alive() {
-                    item.revents |= POLLHUP;
-                    hup += 1;
-                }
+            for item in items.iter_mut().filter(|item| item.port.peer_gone()) {
+                item.revents |= POLLHUP;
+                hup += 1;
             }
-            if hup > 0 {
+            if hup > 0 || remaining == Some(Duration::ZERO) {
                 return Ok(hup);
             }
         }

@@ -56,6 +56,9 @@ pub struct Port {
     tx: Vec<(usize, KRing)>,
     rx: Vec<(usize, KRing)>,
     backend: Backend,
+    /// Whether the peer was ever seen alive: a peer that has not arrived
+    /// yet is not "gone".
+    peer_seen: std::cell::Cell<bool>,
 }
 
 impl std::fmt::Debug for Port {
@@ -103,6 +106,7 @@ impl Port {
             rx: rings.rx.clone(),
             region,
             backend: Backend::Nic { driver, rings },
+            peer_seen: std::cell::Cell::new(false),
         }
     }
 
@@ -123,7 +127,9 @@ impl Port {
             rx: vec![(opened.rx_offset, opened.rx)],
             region,
             backend: Backend::Pipe(opened),
+            peer_seen: std::cell::Cell::new(false),
         };
+        port.peer_alive();
         if spec.extra_bufs > 0 {
             port.alloc_extra_bufs(spec.extra_bufs)?;
         }
@@ -253,10 +259,21 @@ impl Port {
     /// pipe). A dead peer's end is released by the kernel, even after
     /// SIGKILL.
     pub fn peer_alive(&self) -> bool {
-        match &self.backend {
+        let alive = match &self.backend {
             Backend::Pipe(p) => pipe::peer_open(&self.region, p.entry, p.end),
             Backend::Nic { driver, .. } => driver.link_up(),
+        };
+        if alive {
+            self.peer_seen.set(true);
         }
+        alive
+    }
+
+    /// Whether the peer was there once and is gone now (what `poll`
+    /// reports as [`POLLHUP`](super::poll::POLLHUP)). A peer that never
+    /// arrived is not gone: wait for it with a timeout.
+    pub fn peer_gone(&self) -> bool {
+        !self.peer_alive() && self.peer_seen.get()
     }
 
     /// The futex word to sleep on for progress in `dir` on ring `i`, or
