@@ -241,7 +241,12 @@ impl Region {
         let in_use = len > 0 && others_hold_users(&file);
         if !in_use {
             // New, or left behind by processes that are gone: (re)create.
-            let total = config.layout().total;
+            // hugetlbfs files are sized and mapped in whole hugepages.
+            let total = if backing.hugepages() {
+                super::mapping::round_up(config.layout().total, super::mapping::HUGEPAGE_SIZE)
+            } else {
+                config.layout().total
+            };
             let size_err = |source| MemError::Map {
                 name: name.to_string(),
                 size: total,
