@@ -90,6 +90,9 @@ pub enum ApiError {
     BadOption { port: String, message: String },
 
     #[error(transparent)]
+    Name(#[from] super::name::NameError),
+
+    #[error(transparent)]
     Mem(#[from] MemError),
 
     #[error("waiting failed: {0}")]

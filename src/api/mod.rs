@@ -5,6 +5,7 @@ pub mod batch;
 pub mod error;
 mod futex;
 pub mod kring;
+pub mod name;
 pub mod nic;
 pub mod pipe;
 pub mod poll;
@@ -18,3 +19,6 @@ pub use kring::{KRing, RingId};
 pub use pipe::PipeEnd;
 pub use port::{PipeSpec, Port};
 pub use ring::Ring;
+pub use name::{
+    NameError, OptionValue, PipeRole, PortKind, PortName, PortOption, RegFlags, RegMode,
+};
