@@ -14,7 +14,7 @@ fn i64_at(b: &[u8], off: usize) -> i64 {
 
 #[test]
 fn netmap_user_arithmetic_finds_our_buffers() {
-    let name = format!("layout-{}", std::process::id());
+    let name = format!("layout_{}", std::process::id());
     let mut tx = Port::open(&format!("netmap:{name}{{0")).unwrap();
     let path = tx
         .region()
@@ -65,7 +65,7 @@ fn netmap_user_arithmetic_finds_our_buffers() {
 #[test]
 fn extra_buffers_are_chained_from_ni_bufs_head() {
     use vfio_netmap::api::{PipeEnd, PipeSpec};
-    let name = format!("extra-{}", std::process::id());
+    let name = format!("extra_{}", std::process::id());
     // Another pipe keeps the region alive, so frees can be counted.
     let keeper = Port::open(&format!("netmap:{name}{{9")).unwrap();
     let free_before = keeper.region().free_bufs();

@@ -4,7 +4,7 @@
 use vfio_netmap::api::{ApiError, PipeEnd, PipeSpec, Port};
 
 fn unique(name: &str) -> String {
-    format!("{name}-{}", std::process::id())
+    format!("{name}_{}", std::process::id())
 }
 
 fn open_pair(name: &str, slots: u32) -> (Port, Port) {
@@ -159,4 +159,28 @@ fn an_end_has_one_owner_and_can_be_reopened() {
     assert!(slave.peer_alive());
     drop(master);
     drop(slave);
+}
+
+#[test]
+fn names_select_rings_and_sizes() {
+    let region = unique("names");
+    let port = Port::open(&format!("{region}{{0@conf:slots=64,extra-bufs=4")).unwrap();
+    assert_eq!(port.tx_ring(0).num_slots(), 64);
+    assert_eq!((port.num_tx_rings(), port.num_rx_rings()), (1, 1));
+    let rx_only = Port::open(&format!("netmap:{region}}}0-0/R")).unwrap();
+    assert_eq!((rx_only.num_tx_rings(), rx_only.num_rx_rings()), (0, 1));
+    let err = Port::open(&format!("netmap:{region}{{1-1")).unwrap_err();
+    assert!(
+        matches!(err, ApiError::NoSuchRing { index: 1, .. }),
+        "{err}"
+    );
+    let err = Port::open(&format!("netmap:{region}{{2@conf:slots=many")).unwrap_err();
+    assert!(err.to_string().contains("expected a number"), "{err}");
+    let err = Port::open("netmap:a{1}2").unwrap_err();
+    assert!(matches!(err, ApiError::Name(_)), "{err}");
+    let err = Port::open("netmap:eth0").unwrap_err();
+    assert!(
+        err.to_string().contains("vfio:"),
+        "the message points at NIC ports: {err}"
+    );
 }

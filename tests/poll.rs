@@ -16,7 +16,7 @@ fn thread_cpu() -> Duration {
 
 #[test]
 fn idle_reader_sleeps_wakes_on_a_packet_and_sees_the_peer_leave() {
-    let name = format!("poll-{}", std::process::id());
+    let name = format!("poll_{}", std::process::id());
     let mut rx = Port::open(&format!("netmap:{name}}}0")).unwrap();
 
     // No peer yet: a timeout, not a hang-up.
@@ -73,7 +73,7 @@ fn idle_reader_sleeps_wakes_on_a_packet_and_sees_the_peer_leave() {
 
 #[test]
 fn a_full_sender_sleeps_until_the_receiver_releases() {
-    let name = format!("pollout-{}", std::process::id());
+    let name = format!("pollout_{}", std::process::id());
     let mut tx = Port::open(&format!("netmap:{name}{{0")).unwrap();
     let mut rx = Port::open(&format!("netmap:{name}}}0")).unwrap();
     let mut batch = tx.tx_batch(0);

@@ -74,7 +74,7 @@ impl World {
     fn new(slots: u32) -> World {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let name = format!(
-            "prop-{}-{}",
+            "prop_{}_{}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );

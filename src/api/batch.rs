@@ -2,7 +2,7 @@
 //!
 //! ```
 //! use vfio_netmap::api::Port;
-//! # let name = format!("doc-batch-{}", std::process::id());
+//! # let name = format!("doc_batch_{}", std::process::id());
 //! let mut tx = Port::open(&format!("netmap:{name}{{0"))?;
 //! let mut rx = Port::open(&format!("netmap:{name}}}0"))?;
 //!
@@ -177,7 +177,7 @@ impl Port {
 ///
 /// ```
 /// use vfio_netmap::api::{Port, forward};
-/// # let name = format!("doc-fwd-{}", std::process::id());
+/// # let name = format!("doc_fwd_{}", std::process::id());
 /// let mut a_tx = Port::open(&format!("netmap:{name}{{0"))?;
 /// let mut a_rx = Port::open(&format!("netmap:{name}}}0"))?;
 /// let mut b_tx = Port::open(&format!("netmap:{name}{{1"))?;

@@ -16,9 +16,9 @@ pub use abi::{NetmapSlot, slot_flags};
 pub use batch::{RxBatch, TxBatch, forward};
 pub use error::ApiError;
 pub use kring::{KRing, RingId};
-pub use pipe::PipeEnd;
-pub use port::{PipeSpec, Port};
-pub use ring::Ring;
 pub use name::{
     NameError, OptionValue, PipeRole, PortKind, PortName, PortOption, RegFlags, RegMode,
 };
+pub use pipe::PipeEnd;
+pub use port::{PipeSpec, Port};
+pub use ring::Ring;

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use super::abi::Direction;
 use super::error::ApiError;
 use super::kring::KRing;
+use super::name::{PipeRole, PortKind, PortName, RegMode};
 use super::nic::{NicBackend, NicInfo, NicRings};
 use super::pipe::{self, OpenedPipe, PipeEnd};
 use super::ring::Ring;
@@ -71,24 +72,93 @@ impl std::fmt::Debug for Port {
 }
 
 impl Port {
-    /// Opens a port by its netmap name: `netmap:NAME{ID` (pipe master) or
-    /// `netmap:NAME}ID` (pipe slave); a bare `NAME{ID` works too.
+    /// Opens a port by name, in netmap's grammar (a bare name gets
+    /// `netmap:` in front, as in netmap's pkt-gen):
+    /// - `netmap:NAME{ID` / `netmap:NAME}ID`: master / slave end of a pipe;
+    ///   pipes of one NAME share one region (or the region `@N` names);
+    /// - `@conf:slots=N,bufs=N,buf-size=N,extra-bufs=N`: ring size, and the
+    ///   region's shape when the port creates it;
+    /// - `/R`, `/T`: bind only the RX or only the TX rings; `-N`: ring pair N.
     pub fn open(name: &str) -> Result<Port, ApiError> {
-        let body = name.strip_prefix("netmap:").unwrap_or(name);
-        let Some(pos) = body.find(['{', '}']) else {
+        let parsed = super::name::parse_lenient(name)?;
+        let unsupported = |what: &str, hint: &str| ApiError::Unsupported {
+            port: name.to_string(),
+            what: what.to_string(),
+            hint: hint.to_string(),
+        };
+        match &parsed.kind {
+            PortKind::Pipe {
+                prefix,
+                name: pipe_name,
+                id,
+                role,
+            } if prefix == "netmap" => {
+                let spec = pipe_spec(name, &parsed, pipe_name, id, *role)?;
+                let mut port = Port::open_pipe(name, &spec)?;
+                port.bind_rings(&parsed)?;
+                Ok(port)
+            }
+            PortKind::Pipe { .. } | PortKind::Vale { .. } => Err(unsupported(
+                "the VALE switch",
+                ": use netmap pipes (`netmap:NAME{ID`) between processes",
+            )),
+            PortKind::Netmap { .. } => Err(unsupported(
+                "a kernel interface",
+                " without the netmap module: open a NIC bound to vfio-pci as `vfio:DDDD:BB:DD.F` \
+                 (see `vfio-netmap status`), or a pipe `netmap:NAME{ID`",
+            )),
+            PortKind::Vfio { .. } => Err(unsupported(
+                "a vfio: port",
+                " in this build yet: the e1000 driver runs over VFIO in a later step",
+            )),
+            PortKind::Model { .. } => Err(unsupported("a model: port", " yet")),
+        }
+    }
+
+    /// Applies the ring selection of a parsed name (`-N`, `/R`, `/T`).
+    fn bind_rings(&mut self, parsed: &PortName) -> Result<(), ApiError> {
+        let count = self.tx.len().max(self.rx.len()) as u32;
+        match parsed.mode {
+            RegMode::AllNic => {}
+            RegMode::OneNic(n) if (n as u32) < count => {
+                let keep = |v: &mut Vec<(usize, KRing)>| {
+                    if (n as usize) < v.len() {
+                        *v = vec![v[n as usize]];
+                    }
+                };
+                keep(&mut self.tx);
+                keep(&mut self.rx);
+            }
+            RegMode::OneNic(n) => {
+                return Err(ApiError::NoSuchRing {
+                    port: self.name.clone(),
+                    what: "ring pair",
+                    index: n as u32,
+                    count,
+                });
+            }
+            _ => {
+                return Err(ApiError::Unsupported {
+                    port: self.name.clone(),
+                    what: "host rings (`^`, `*`)".into(),
+                    hint: ": there is no host stack behind a userspace port".into(),
+                });
+            }
+        }
+        if parsed.flags.rx_rings_only {
+            self.tx.clear();
+        }
+        if parsed.flags.tx_rings_only {
+            self.rx.clear();
+        }
+        if parsed.flags.monitor_rx || parsed.flags.monitor_tx || parsed.flags.zcopy_monitor {
             return Err(ApiError::Unsupported {
-                port: name.to_string(),
-                what: "this kind of port".to_string(),
-                hint: " yet: use a pipe, `netmap:NAME{ID` or `netmap:NAME}ID`".to_string(),
+                port: self.name.clone(),
+                what: "monitor ports".into(),
+                hint: " yet".into(),
             });
-        };
-        let end = if body.as_bytes()[pos] == b'{' {
-            PipeEnd::Master
-        } else {
-            PipeEnd::Slave
-        };
-        let spec = PipeSpec::new(&body[..pos], &body[pos + 1..], end);
-        Port::open_pipe(name, &spec)
+        }
+        Ok(())
     }
 
     /// Wraps rings allocated with [`NicRings::allocate`] and the driver that
@@ -318,4 +388,53 @@ impl Drop for Port {
             }
         }
     }
+}
+
+/// The pipe a parsed name asks for, with its `@conf:` options.
+fn pipe_spec(
+    port: &str,
+    parsed: &PortName,
+    name: &str,
+    id: &str,
+    role: PipeRole,
+) -> Result<PipeSpec, ApiError> {
+    let end = if role == PipeRole::Master {
+        PipeEnd::Master
+    } else {
+        PipeEnd::Slave
+    };
+    let region = match parsed.mem_id {
+        Some(n) => format!("mem{n}"),
+        None => name.to_string(),
+    };
+    let mut spec = PipeSpec::new(&region, id, end);
+    let number = |key: &str| -> Result<Option<u32>, ApiError> {
+        parsed
+            .conf(key)
+            .map(|v| {
+                v.parse::<u32>().map_err(|_| ApiError::BadOption {
+                    port: port.to_string(),
+                    message: format!("`@conf:{key}={v}`: expected a number"),
+                })
+            })
+            .transpose()
+    };
+    if let Some(slots) = number("slots")? {
+        spec.slots = slots;
+    }
+    if let Some(n) = number("extra-bufs")? {
+        spec.extra_bufs = n;
+    }
+    if let Some(bufs) = number("bufs")? {
+        spec.region_config.num_bufs = bufs;
+        spec.config_requested = true;
+    }
+    if let Some(size) = number("buf-size")? {
+        spec.region_config.buf_size = size;
+        spec.config_requested = true;
+    }
+    if spec.slots > spec.region_config.max_slots {
+        spec.region_config.max_slots = spec.slots;
+    }
+    Ok(spec)
 }

@@ -4,7 +4,7 @@
 //!
 //! ```
 //! use vfio_netmap::api::Port;
-//! # let name = format!("doc-raw-{}", std::process::id());
+//! # let name = format!("doc_raw_{}", std::process::id());
 //! let mut tx = Port::open(&format!("netmap:{name}{{0"))?;
 //! let mut rx = Port::open(&format!("netmap:{name}}}0"))?;
 //!
