@@ -991,9 +991,24 @@ fn main() -> ExitCode {
         Function::Ping => ping(&args, &mut port, lens),
         Function::Pong => pong(&args, &mut port),
     };
+    if let Some(info) = port.nic_info() {
+        print_nic_info(&info);
+    }
     if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The hardware's view, for NIC ports: compare with what pkt-gen counted.
+fn print_nic_info(info: &vfio_netmap::api::nic::NicInfo) {
+    let link = match (info.link_up, info.speed) {
+        (true, Some(s)) => format!("up {s} Mb/s"),
+        (true, None) => "up".to_string(),
+        _ => "down".to_string(),
+    };
+    println!("NIC: {} mac {} link {link}", info.model, info.mac_string());
+    let counters: Vec<String> = info.counters.iter().map(|(n, v)| format!("{n}={v}")).collect();
+    println!("NIC counters: {}", counters.join(" "));
 }
