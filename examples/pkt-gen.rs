@@ -1009,6 +1009,10 @@ fn print_nic_info(info: &vfio_netmap::api::nic::NicInfo) {
         _ => "down".to_string(),
     };
     println!("NIC: {} mac {} link {link}", info.model, info.mac_string());
-    let counters: Vec<String> = info.counters.iter().map(|(n, v)| format!("{n}={v}")).collect();
+    let counters: Vec<String> = info
+        .counters
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect();
     println!("NIC counters: {}", counters.join(" "));
 }

@@ -6,65 +6,11 @@
 //! Guests are serialized (LAB_LOCK): two TCG guests on a small machine
 //! distort each other's timing.
 
+mod common;
+
+use common::lab::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::{Mutex, MutexGuard, OnceLock};
-
-static LAB_LOCK: Mutex<()> = Mutex::new(());
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Takes the lab lock (even if a failed test poisoned it) and checks that
-/// the lab can run; `None` means skipped.
-fn lab_ready() -> Option<MutexGuard<'static, ()>> {
-    if std::env::var("VFIO_NETMAP_SKIP_LAB").as_deref() == Ok("1") {
-        eprintln!("skipped: VFIO_NETMAP_SKIP_LAB=1");
-        return None;
-    }
-    let guard = LAB_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    static CHECK: OnceLock<Result<(), String>> = OnceLock::new();
-    let check = CHECK.get_or_init(|| {
-        let out = Command::new(repo().join("hw/lab"))
-            .arg("check")
-            .output()
-            .map_err(|e| format!("cannot run hw/lab: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    });
-    if let Err(why) = check {
-        panic!(
-            "the lab is not available; run `hw/lab setup` (as root), or set VFIO_NETMAP_SKIP_LAB=1 to skip.\n{why}"
-        );
-    }
-    Some(guard)
-}
-
-/// `hw/lab run ARGS -- sh -c SCRIPT`, from the repository root.
-fn lab_sh(args: &[&str], script: &str) -> Output {
-    let out = Command::new(repo().join("hw/lab"))
-        .arg("run")
-        .args(args)
-        .args(["--", "sh", "-c", script])
-        .current_dir(repo())
-        .output()
-        .expect("cannot run hw/lab");
-    eprintln!(
-        "hw/lab run {args:?}: {:?}\n--- stdout\n{}--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use std::process::Command;
 
 /// Checked inside the guest for every NIC: bound to vfio-pci, IOMMU group
 /// viable (every member on vfio-pci or on no driver), /dev/vfio/N present.
@@ -276,4 +222,29 @@ fn pcap_frames(path: &Path) -> Vec<Vec<u8>> {
         o += 16 + len;
     }
     frames
+}
+
+/// The project's own binaries run in the guest from the shared checkout:
+/// a pipe between two pkt-gen processes, on the guest's hugetlbfs.
+#[test]
+fn pipes_run_in_the_guest_on_hugepages() {
+    let Some(_lab) = lab_ready() else { return };
+    build_examples();
+    let out = lab_sh(
+        &[],
+        "target/release/examples/pkt-gen -i 'netmap:g}0' -f rx -n 1000000 > /tmp/rx.log 2>&1 & \
+         sleep 0.5; ls /dev/hugepages; \
+         target/release/examples/pkt-gen -i 'netmap:g{0' -f tx -n 1000000 >/dev/null; \
+         wait $!; rx=$?; cat /tmp/rx.log; exit $rx",
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("vfio-netmap.pipe-g"),
+        "the region is not on hugetlbfs:\n{text}"
+    );
+    assert!(
+        text.contains("Verified: 1000000 ok, 0 lost, 0 out-of-order, 0 corrupt"),
+        "{text}"
+    );
 }
