@@ -139,6 +139,9 @@ pub(crate) struct OpenedPipe {
     pub rx: KRing,
     pub tx_offset: usize,
     pub rx_offset: usize,
+    /// The peer's rings, which this end's syncs write into.
+    pub peer_tx_offset: usize,
+    pub peer_rx_offset: usize,
 }
 
 fn lock_byte(entry: usize, end: usize) -> u64 {
@@ -242,6 +245,8 @@ pub(crate) fn open_end(
         rx,
         tx_offset: e.ring(me, Direction::Tx),
         rx_offset: e.ring(me, Direction::Rx),
+        peer_tx_offset: e.ring(end.peer(), Direction::Tx),
+        peer_rx_offset: e.ring(end.peer(), Direction::Rx),
     }))
 }
 
@@ -457,10 +462,10 @@ pub(crate) fn txsync(region: &Region, p: &OpenedPipe, kring: &mut KRing) -> Resu
     let n = p.num_slots;
     let tx = region.ring(p.tx_offset, n);
     let head = kring.prologue(&tx)?;
-    kring.hwtail = d.receiver.tx_tail.load(Ordering::Acquire) % n;
+    kring.hwtail = in_ring(d.receiver.tx_tail.load(Ordering::Acquire), n);
     let mut result = Ok(());
     if head != kring.hwcur {
-        let peer_rx = region.ring(e.ring(p.end.peer(), Direction::Rx), n);
+        let peer_rx = region.ring(p.peer_rx_offset, n);
         let mut k = kring.hwcur;
         let mut complete = None;
         while k != head {
@@ -509,14 +514,15 @@ pub(crate) fn rxsync(region: &Region, p: &OpenedPipe, kring: &mut KRing) -> Resu
     let n = p.num_slots;
     let rx = region.ring(p.rx_offset, n);
     let head = kring.prologue(&rx)?;
-    kring.hwtail = d.sender.rx_tail.load(Ordering::Acquire) % n;
+    kring.hwtail = in_ring(d.sender.rx_tail.load(Ordering::Acquire), n);
     let mut result = Ok(());
     if head != kring.hwcur {
-        let peer_tx = region.ring(e.ring(p.end.peer(), Direction::Tx), n);
+        let peer_tx = region.ring(p.peer_tx_offset, n);
         let mut k = kring.hwcur;
         while k != head {
-            let s = rx.slot(k);
-            if s.flags & slot_flags::NS_BUF_CHANGED != 0 {
+            let flags = rx.slot_flags(k);
+            if flags & slot_flags::NS_BUF_CHANGED != 0 {
+                let s = rx.slot(k);
                 if !region.valid_buf(s.buf_idx) {
                     result = Err(ApiError::BadBufIdx {
                         ring: kring.id,
@@ -527,7 +533,7 @@ pub(crate) fn rxsync(region: &Region, p: &OpenedPipe, kring: &mut KRing) -> Resu
                     break;
                 }
                 peer_tx.set_slot_buf(k, s.buf_idx);
-                rx.set_slot_flags(k, s.flags & !slot_flags::NS_BUF_CHANGED);
+                rx.set_slot_flags(k, flags & !slot_flags::NS_BUF_CHANGED);
             }
             k = kring.next(k);
         }
@@ -604,3 +610,10 @@ pub const DEFAULT_SLOTS: u32 = 1024;
 
 /// How long a blocked wait sleeps before rechecking whether the peer died.
 pub const PEER_CHECK: Duration = Duration::from_millis(200);
+
+/// An index published by the other process, forced into the ring: a
+/// corrupt value must not send us outside it (a division only then).
+#[inline]
+fn in_ring(v: u32, n: u32) -> u32 {
+    if v < n { v } else { v % n }
+}

@@ -50,37 +50,47 @@ impl<'a> Ring<'a> {
         Ring { region, mem, id }
     }
 
+    #[inline]
     pub fn id(&self) -> RingId {
         self.id
     }
+    #[inline]
     pub fn num_slots(&self) -> u32 {
         self.mem.num_slots()
     }
+    #[inline]
     pub fn buf_size(&self) -> u32 {
         self.region.buf_size()
     }
+    #[inline]
     pub fn head(&self) -> u32 {
         self.mem.head()
     }
+    #[inline]
     pub fn cur(&self) -> u32 {
         self.mem.cur()
     }
+    #[inline]
     pub fn tail(&self) -> u32 {
         self.mem.tail()
     }
+    #[inline]
     pub fn set_head(&self, v: u32) {
         self.mem.set_head(v)
     }
+    #[inline]
     pub fn set_cur(&self, v: u32) {
         self.mem.set_cur(v)
     }
     /// Sets head and cur together, the usual way to hand slots back.
+    #[inline]
     pub fn advance_to(&self, v: u32) {
         self.mem.set_head(v);
         self.mem.set_cur(v);
     }
     /// Writing tail is the port's job; exposed so tests can check that a
     /// misbehaving application gets an error.
+    #[inline]
     pub fn set_tail(&self, v: u32) {
         self.mem.set_tail(v)
     }
@@ -104,35 +114,47 @@ impl<'a> Ring<'a> {
     }
 
     /// netmap's `nm_ring_empty`: no slot between cur and tail.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.mem.cur() == self.mem.tail()
     }
 
+    #[inline]
     pub fn slot(&self, i: u32) -> NetmapSlot {
         self.mem.slot(i)
     }
+    #[inline]
     pub fn set_slot(&self, i: u32, s: NetmapSlot) {
         self.mem.set_slot(i, s)
     }
+    #[inline]
     pub fn set_len(&self, i: u32, len: u16) {
         self.mem.set_slot_len(i, len)
     }
+    #[inline]
     pub fn set_flags(&self, i: u32, flags: u16) {
         self.mem.set_slot_flags(i, flags)
     }
+    #[inline]
     pub fn set_buf_idx(&self, i: u32, buf_idx: u32) {
         self.mem.set_slot_buf(i, buf_idx)
     }
 
     /// Whether slot `i` is the application's (in `[head, tail)`).
+    #[inline]
     pub fn owns(&self, i: u32) -> bool {
         let (head, tail, n) = (self.mem.head(), self.mem.tail(), self.num_slots());
-        let d = |a: u32, b: u32| if b >= a { b - a } else { b + n - a };
-        i < n && head < n && d(head, i) < d(head, tail)
+        // [head, tail) without wrapping, or wrapping past the end.
+        if head <= tail {
+            head <= i && i < tail
+        } else {
+            i < n && (i >= head || i < tail)
+        }
     }
 
     /// The whole buffer of slot `i`, if the application owns the slot and
     /// the slot names a valid buffer.
+    #[inline]
     pub fn buf(&self, i: u32) -> Option<&[u8]> {
         if !self.owns(i) {
             return None;
@@ -140,16 +162,23 @@ impl<'a> Ring<'a> {
         // SAFETY: the application owns slot i under netmap's protocol, so
         // the port and the peer leave its buffer alone; the slice borrows
         // self, so the ring cannot be synced while it lives.
-        unsafe { self.region.buf(self.mem.slot(i).buf_idx) }
+        unsafe { self.region.buf(self.mem.slot_buf(i)) }
     }
 
     /// The packet in slot `i`: its buffer cut to the slot's length.
+    #[inline]
     pub fn packet(&self, i: u32) -> Option<&[u8]> {
-        let len = self.mem.slot(i).len as usize;
-        self.buf(i).map(|b| &b[..len.min(b.len())])
+        if !self.owns(i) {
+            return None;
+        }
+        let (idx, len) = (self.mem.slot_buf(i), self.mem.slot_len(i) as usize);
+        // SAFETY: as in `buf`.
+        let buf = unsafe { self.region.buf(idx) }?;
+        Some(&buf[..len.min(buf.len())])
     }
 
     /// The whole buffer of slot `i` for writing.
+    #[inline]
     pub fn buf_mut(&mut self, i: u32) -> Option<&mut [u8]> {
         if !self.owns(i) {
             return None;
@@ -157,6 +186,6 @@ impl<'a> Ring<'a> {
         // SAFETY: as in `buf`; `&mut self` makes this the only slice handed
         // out by this view. Two slots naming the same buffer is an
         // application error netmap does not detect either.
-        unsafe { self.region.buf_mut(self.mem.slot(i).buf_idx) }
+        unsafe { self.region.buf_mut(self.mem.slot_buf(i)) }
     }
 }

@@ -363,9 +363,11 @@ impl Region {
     pub fn backing(&self) -> &Backing {
         self.mapping.backing()
     }
+    #[inline]
     pub fn buf_size(&self) -> u32 {
         self.config.buf_size
     }
+    #[inline]
     pub fn num_bufs(&self) -> u32 {
         self.config.num_bufs
     }
@@ -374,10 +376,12 @@ impl Region {
     }
     /// Offset of buffer `idx` from the start of the region: with the region's
     /// IOVA this gives a buffer's device address in O(1).
+    #[inline]
     pub fn buf_offset(&self, idx: u32) -> usize {
         self.layout.buf_area + idx as usize * self.config.buf_size as usize
     }
     /// Whether `idx` names a buffer an application may use.
+    #[inline]
     pub fn valid_buf(&self, idx: u32) -> bool {
         (FIRST_USABLE_BUF..self.config.num_bufs).contains(&idx)
     }
@@ -573,10 +577,17 @@ impl Region {
     }
 
     /// A handle on the ring at `offset` (from `alloc_ring`).
+    #[inline]
     pub fn ring(&self, offset: usize, num_slots: u32) -> RingMem<'_> {
-        assert!(self.ring_offset_ok(offset) && num_slots <= self.config.max_slots);
-        // SAFETY: offset is a ring chunk inside the mapping (checked above)
-        // holding a header and at least num_slots slots.
+        // Cheap checks on every sync (no division): the ring lies inside the
+        // ring area and is aligned as netmap_ring requires. That it starts a
+        // chunk is checked in debug builds.
+        let end = self.layout.ring_area + self.config.ring_chunk() * self.config.num_rings as usize;
+        let bytes = NETMAP_RING_HEADER + 16 * num_slots as usize;
+        assert!(offset >= self.layout.ring_area && offset % 128 == 0 && offset + bytes <= end);
+        debug_assert!(self.ring_offset_ok(offset));
+        // SAFETY: offset..offset+bytes is inside the ring area of the mapping
+        // (checked above) and 128-byte aligned: a header and num_slots slots.
         unsafe { RingMem::new(self, self.mapping.as_ptr().add(offset), num_slots) }
     }
 
@@ -657,6 +668,7 @@ impl Region {
     /// The caller must own the buffer under netmap's protocol (it sits in a
     /// slot of the application's part of a ring, or on its extra list) and
     /// nobody may write it while the slice lives.
+    #[inline]
     pub unsafe fn buf(&self, idx: u32) -> Option<&[u8]> {
         self.valid_buf(idx).then(|| {
             // SAFETY: valid index, so the range is inside the buffer area;
@@ -675,6 +687,7 @@ impl Region {
     /// # Safety
     /// As for [`Region::buf`], and no other reference to the buffer may live.
     #[allow(clippy::mut_from_ref)]
+    #[inline]
     pub unsafe fn buf_mut(&self, idx: u32) -> Option<&mut [u8]> {
         self.valid_buf(idx).then(|| {
             // SAFETY: as in `buf`; exclusivity is the caller's contract.

@@ -77,6 +77,7 @@ impl<'r> RingMem<'r> {
         unsafe { write_volatile(self.ptr, header) }
     }
 
+    #[inline]
     pub fn num_slots(&self) -> u32 {
         self.num_slots
     }
@@ -138,5 +139,23 @@ impl<'r> RingMem<'r> {
     pub fn set_slot_buf(&self, i: u32, buf_idx: u32) {
         // SAFETY: slot_ptr checked the index.
         unsafe { write_volatile(addr_of_mut!((*self.slot_ptr(i)).buf_idx), buf_idx) }
+    }
+
+    #[inline]
+    pub fn slot_buf(&self, i: u32) -> u32 {
+        // SAFETY: slot_ptr checked the index.
+        unsafe { read_volatile(addr_of!((*self.slot_ptr(i)).buf_idx)) }
+    }
+
+    #[inline]
+    pub fn slot_len(&self, i: u32) -> u16 {
+        // SAFETY: slot_ptr checked the index.
+        unsafe { read_volatile(addr_of!((*self.slot_ptr(i)).len)) }
+    }
+
+    #[inline]
+    pub fn slot_flags(&self, i: u32) -> u16 {
+        // SAFETY: slot_ptr checked the index.
+        unsafe { read_volatile(addr_of!((*self.slot_ptr(i)).flags)) }
     }
 }
