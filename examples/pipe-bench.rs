@@ -1,7 +1,8 @@
 //! Pipe throughput: a transmitting process sends 60-byte frames through a
 //! vfio-netmap pipe to a receiving process, side by side in one run with
 //! baselines: a Unix-domain datagram socket pair (sendmmsg/recvmmsg, across
-//! processes) and `std::sync::mpsc::sync_channel` between two threads.
+//! processes) and a crossbeam channel (`crossbeam_channel::bounded`) between
+//! two threads.
 //!
 //! ```text
 //! cargo run --release --example pipe-bench -- [--seconds S] [--warmup W] [--repeat N] [--batches 32,512] [--only pipe,unix,...]
@@ -34,8 +35,8 @@
 //! * `mpsc-batch`: one `Vec<[u8; 60]>` of B frames per message, bound
 //!   1024 / B messages (the same number of frames in flight).
 //!
-//! (The crate depends on crossbeam-utils, which has no channel; std's mpsc
-//! has been crossbeam-channel's algorithm since Rust 1.67.)
+//! (The `mpsc-*` names are kept for the command line; the channel is
+//! crossbeam's, a dev-dependency of the crate.)
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,7 +51,7 @@ const FRAME: usize = 60;
 const RING_FRAMES: usize = 1024;
 
 #[derive(Parser, Debug)]
-#[command(about = "Pipe throughput across processes vs. Unix sockets and std mpsc")]
+#[command(about = "Pipe throughput across processes vs. Unix sockets and a crossbeam channel")]
 struct Args {
     /// Length of each measurement window, in seconds.
     #[arg(long, default_value_t = 1.0)]
@@ -379,8 +380,8 @@ impl Transport {
             Transport::PipeDesc => "vfio-netmap pipe, descriptors only",
             Transport::Unix => "unix dgram sendmmsg/recvmmsg, 2 processes",
             Transport::UnixSpin => "unix dgram, MSG_DONTWAIT busy-poll, 2 processes",
-            Transport::MpscFrame => "std mpsc sync_channel, per frame, 2 threads",
-            Transport::MpscBatch => "std mpsc sync_channel, per batch Vec, 2 threads",
+            Transport::MpscFrame => "crossbeam channel, per frame, 2 threads",
+            Transport::MpscBatch => "crossbeam channel, per batch Vec, 2 threads",
         }
     }
 }
@@ -835,7 +836,7 @@ fn run_mpsc(cfg: &Config, batch: usize, per_batch: bool) -> Result<Outcome, Stri
     std::thread::scope(|s| {
         if per_batch {
             let (tx, rx) =
-                std::sync::mpsc::sync_channel::<Vec<[u8; FRAME]>>((RING_FRAMES / batch).max(1));
+                crossbeam_channel::bounded::<Vec<[u8; FRAME]>>((RING_FRAMES / batch).max(1));
             s.spawn(move || {
                 pin_to(1);
                 ctl.set_ready();
@@ -873,7 +874,7 @@ fn run_mpsc(cfg: &Config, batch: usize, per_batch: bool) -> Result<Outcome, Stri
                 }
             }
         } else {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<[u8; FRAME]>(RING_FRAMES);
+            let (tx, rx) = crossbeam_channel::bounded::<[u8; FRAME]>(RING_FRAMES);
             s.spawn(move || {
                 pin_to(1);
                 ctl.set_ready();
