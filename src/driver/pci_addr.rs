@@ -25,8 +25,13 @@ impl FromStr for PciAddr {
 
     /// Accepts `DDDD:BB:DD.F` and the short `BB:DD.F` (domain 0), hex digits.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |reason| PciAddrError { input: s.to_string(), reason };
-        let (head, function) = s.rsplit_once('.').ok_or_else(|| err("no `.F` function part"))?;
+        let err = |reason| PciAddrError {
+            input: s.to_string(),
+            reason,
+        };
+        let (head, function) = s
+            .rsplit_once('.')
+            .ok_or_else(|| err("no `.F` function part"))?;
         let parts: Vec<&str> = head.split(':').collect();
         let (domain, bus, device) = match parts.as_slice() {
             [d, b, dev] => (*d, *b, *dev),
@@ -49,13 +54,22 @@ impl FromStr for PciAddr {
         if function > 7 {
             return Err(err("function above 7"));
         }
-        Ok(PciAddr { domain, bus, device: device as u8, function: function as u8 })
+        Ok(PciAddr {
+            domain,
+            bus,
+            device: device as u8,
+            function: function as u8,
+        })
     }
 }
 
 impl fmt::Display for PciAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04x}:{:02x}:{:02x}.{:x}", self.domain, self.bus, self.device, self.function)
+        write!(
+            f,
+            "{:04x}:{:02x}:{:02x}.{:x}",
+            self.domain, self.bus, self.device, self.function
+        )
     }
 }
 
@@ -66,7 +80,15 @@ mod tests {
     #[test]
     fn parses_full_and_short_forms() {
         let a: PciAddr = "0000:00:03.0".parse().unwrap();
-        assert_eq!(a, PciAddr { domain: 0, bus: 0, device: 3, function: 0 });
+        assert_eq!(
+            a,
+            PciAddr {
+                domain: 0,
+                bus: 0,
+                device: 3,
+                function: 0
+            }
+        );
         assert_eq!(a.to_string(), "0000:00:03.0");
         let b: PciAddr = "af:1f.7".parse().unwrap();
         assert_eq!(b.to_string(), "0000:af:1f.7");
@@ -74,7 +96,14 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["", "0000:00:03", "0000:00:20.0", "0000:00:03.8", "x:00:03.0", "00000:00:03.0"] {
+        for bad in [
+            "",
+            "0000:00:03",
+            "0000:00:20.0",
+            "0000:00:03.8",
+            "x:00:03.0",
+            "00000:00:03.0",
+        ] {
             assert!(bad.parse::<PciAddr>().is_err(), "{bad} accepted");
         }
     }
