@@ -1,9 +1,22 @@
 //! Everything that touches a device: PCI/sysfs, VFIO, register access and
 //! one module per NIC family.
 
+pub mod bind;
+pub mod config;
 pub mod desc_ring;
 pub mod e1000;
+pub mod error;
+pub mod host;
+pub mod json;
+pub mod pci;
 pub mod pci_addr;
+pub mod pci_ids;
 pub mod regs;
+pub mod routes;
+pub mod status;
+pub mod vfio;
 
+pub use error::DriverError;
+pub use host::Host;
 pub use pci_addr::PciAddr;
+pub use regs::{Mmio, RegisterAccess};

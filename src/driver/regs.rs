@@ -1,8 +1,128 @@
-//! Register access: the trait drivers are generic over, so that the same
-//! driver code runs on a mapped BAR and on a software model.
+//! Register access: the one trait NIC drivers are generic over, so a software
+//! model of a NIC can stand in for a mapped BAR in tests.
 
-/// 32-bit register file access by byte offset.
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+
+/// 32-bit register reads and writes by byte offset into a register file.
 pub trait RegisterAccess {
     fn read32(&self, offset: usize) -> u32;
     fn write32(&self, offset: usize, value: u32);
+
+    /// Read-modify-write setting `bits`.
+    fn set_bits32(&self, offset: usize, bits: u32) {
+        self.write32(offset, self.read32(offset) | bits);
+    }
+
+    /// Read-modify-write clearing `bits`.
+    fn clear_bits32(&self, offset: usize, bits: u32) {
+        self.write32(offset, self.read32(offset) & !bits);
+    }
+}
+
+impl<T: RegisterAccess + ?Sized> RegisterAccess for &T {
+    fn read32(&self, offset: usize) -> u32 {
+        (**self).read32(offset)
+    }
+    fn write32(&self, offset: usize, value: u32) {
+        (**self).write32(offset, value)
+    }
+}
+
+/// A window of device memory (a mapped BAR) accessed with volatile loads and
+/// stores by offset.
+///
+/// Why raw `read_volatile`/`write_volatile` rather than the `volatile` crate:
+/// 0.6's `VolatilePtr` is `!Send` and its slice methods need nightly, and NIC
+/// register files are best addressed by offset (per-queue arrays such as
+/// RDT(n) = 0x1018 + 0x40 n) rather than as typed structs.
+///
+/// Bounds and alignment are checked with `debug_assert!` only: register
+/// accesses are on the packet path, and the offsets come from driver
+/// constants, not from input.
+///
+/// The lifetime ties the window to whatever owns the mapping (a
+/// [`MappedBar`](super::vfio::MappedBar) or, in tests, a buffer).
+#[derive(Clone, Copy, Debug)]
+pub struct Mmio<'a> {
+    base: NonNull<u8>,
+    len: usize,
+    _mapping: PhantomData<&'a [u8]>,
+}
+
+// SAFETY: an Mmio is a pointer to device memory that stays mapped for 'a.
+// Every access is a single aligned 32-bit volatile load or store, which the
+// device (and, for a test buffer, the CPU) performs atomically; there is no
+// Rust-visible state behind the pointer that a data race could corrupt.
+// Ordering between registers and between threads is the driver's business,
+// as with any MMIO (it needs fences anyway for DMA descriptors).
+unsafe impl Send for Mmio<'_> {}
+// SAFETY: as for Send: shared access only performs independent volatile
+// 32-bit accesses through `&self`.
+unsafe impl Sync for Mmio<'_> {}
+
+impl<'a> Mmio<'a> {
+    /// # Safety
+    /// `base..base+len` must be readable and writable memory (device or
+    /// ordinary) that stays mapped for `'a`, and 4-byte aligned; nothing may
+    /// hold a Rust reference to it while the `Mmio` is used.
+    pub(crate) unsafe fn new(base: NonNull<u8>, len: usize) -> Mmio<'a> {
+        debug_assert_eq!(
+            base.as_ptr() as usize % 4,
+            0,
+            "register window not 4-byte aligned"
+        );
+        Mmio {
+            base,
+            len,
+            _mapping: PhantomData,
+        }
+    }
+
+    /// A window over ordinary memory, for tests and software models.
+    pub fn from_buffer(buffer: &'a mut [u32]) -> Mmio<'a> {
+        let len = std::mem::size_of_val(buffer);
+        let base = NonNull::from(&mut buffer[..]).cast::<u8>();
+        // SAFETY: the buffer is exclusively borrowed for 'a, so it stays valid
+        // and nothing else references it; u32 storage is 4-byte aligned.
+        unsafe { Mmio::new(base, len) }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline(always)]
+    fn register(&self, offset: usize) -> *mut u32 {
+        debug_assert!(
+            offset % 4 == 0,
+            "register offset {offset:#x} not 4-byte aligned"
+        );
+        debug_assert!(
+            offset.checked_add(4).is_some_and(|end| end <= self.len),
+            "register offset {offset:#x} outside a {:#x}-byte window",
+            self.len
+        );
+        // SAFETY: the caller of `new` guaranteed base..base+len is one
+        // mapping, and (checked in debug builds) offset+4 <= len.
+        unsafe { self.base.as_ptr().add(offset).cast::<u32>() }
+    }
+}
+
+impl RegisterAccess for Mmio<'_> {
+    #[inline(always)]
+    fn read32(&self, offset: usize) -> u32 {
+        // SAFETY: register() points inside the mapping, aligned (see new()).
+        unsafe { self.register(offset).read_volatile() }
+    }
+
+    #[inline(always)]
+    fn write32(&self, offset: usize, value: u32) {
+        // SAFETY: as in read32.
+        unsafe { self.register(offset).write_volatile(value) }
+    }
 }
