@@ -11,8 +11,9 @@ use std::sync::Arc;
 use e1000_model::{Dma, E1000Model, ModelRegs};
 use vfio_netmap::api::nic::NicRings;
 use vfio_netmap::api::{ApiError, Port};
+use vfio_netmap::driver::DriverError;
 use vfio_netmap::driver::desc_ring::DmaWindow;
-use vfio_netmap::driver::e1000::{E1000, E1000Error, Model, Options};
+use vfio_netmap::driver::e1000::{E1000, Model, Options};
 use vfio_netmap::mem::{Region, RegionConfig};
 
 const IOVA_BASE: u64 = 0x7_0000_0000;
@@ -63,7 +64,7 @@ fn open_port(
     model: &Arc<E1000Model>,
     name: &str,
     slots: u32,
-) -> Result<Port, E1000Error> {
+) -> Result<Port, DriverError> {
     let window = DmaWindow {
         base: IOVA_BASE,
         buf_size: region.buf_size() as u64,
@@ -201,7 +202,7 @@ fn removed_hardware_gives_errors_not_hangs() {
     let model = E1000Model::new([2, 0, 0, 0, 0, 1], dma);
     model.remove();
     let err = open_port(&region, &model, "gone", 64).unwrap_err();
-    assert!(matches!(err, E1000Error::Removed), "{err}");
+    assert!(matches!(err, DriverError::DeviceRemoved { .. }), "{err}");
 
     let mut l = lab(64);
     l.model_b.remove();

@@ -95,6 +95,9 @@ pub enum ApiError {
     #[error(transparent)]
     Mem(#[from] MemError),
 
+    #[error(transparent)]
+    Driver(#[from] crate::driver::DriverError),
+
     #[error("waiting failed: {0}")]
     Wait(std::io::Error),
 }

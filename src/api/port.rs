@@ -107,10 +107,12 @@ impl Port {
                 " without the netmap module: open a NIC bound to vfio-pci as `vfio:DDDD:BB:DD.F` \
                  (see `vfio-netmap status`), or a pipe `netmap:NAME{ID`",
             )),
-            PortKind::Vfio { .. } => Err(unsupported(
-                "a vfio: port",
-                " in this build yet: the e1000 driver runs over VFIO in a later step",
-            )),
+            PortKind::Vfio { addr } => {
+                let opts = nic_options(name, &parsed)?;
+                let mut port = crate::driver::nic_port::open(name, *addr, &opts)?;
+                port.bind_rings(&parsed)?;
+                Ok(port)
+            }
             PortKind::Model { .. } => Err(unsupported("a model: port", " yet")),
         }
     }
@@ -437,4 +439,40 @@ fn pipe_spec(
         spec.region_config.max_slots = spec.slots;
     }
     Ok(spec)
+}
+
+/// NIC options from a parsed name: `@conf:slots=N`, `@conf:promisc=1`,
+/// `@conf:link-wait=SECS`, `@conf:bufs=N` (the process's NIC region, when
+/// the first NIC port creates it), `/z`-free.
+fn nic_options(
+    port: &str,
+    parsed: &PortName,
+) -> Result<crate::driver::nic_port::NicOptions, ApiError> {
+    let mut opts = crate::driver::nic_port::NicOptions::default();
+    let number = |key: &str| -> Result<Option<u32>, ApiError> {
+        parsed
+            .conf(key)
+            .map(|v| {
+                v.parse::<u32>().map_err(|_| ApiError::BadOption {
+                    port: port.to_string(),
+                    message: format!("`@conf:{key}={v}`: expected a number"),
+                })
+            })
+            .transpose()
+    };
+    if let Some(slots) = number("slots")? {
+        opts.slots = slots;
+        opts.region.max_slots = opts.region.max_slots.max(slots);
+    }
+    if let Some(p) = number("promisc")? {
+        opts.promiscuous = p != 0;
+    }
+    if let Some(w) = number("link-wait")? {
+        opts.link_wait = std::time::Duration::from_secs(w as u64);
+    }
+    if let Some(bufs) = number("bufs")? {
+        opts.region.num_bufs = bufs;
+    }
+    opts.unsafe_noiommu = parsed.option("unsafe-noiommu").is_some();
+    Ok(opts)
 }

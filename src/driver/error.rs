@@ -237,6 +237,38 @@ pub enum DriverError {
 
     #[error("unknown {what} `{name}`: give an existing {what} name or a numeric id")]
     UnknownOwner { what: &'static str, name: String },
+
+    // ---- NIC drivers ----
+    #[error(
+        "{device} reads all-ones: it was removed, or its BAR is not mapped (check `vfio-netmap \
+         status`, and that no other process reset it)"
+    )]
+    DeviceRemoved { device: String },
+
+    #[error(
+        "{device} did not finish its reset ({what} still set after {waited:?}); reset the device \
+         (`vfio-netmap unbind` then `bind` it again)"
+    )]
+    ResetTimeout {
+        device: String,
+        what: &'static str,
+        waited: std::time::Duration,
+    },
+
+    #[error(
+        "{slots} descriptors per ring is not supported by {device}: use a multiple of {multiple} \
+         between {min} and {max} (e.g. `@conf:slots=1024`)"
+    )]
+    BadRingSize {
+        device: String,
+        slots: u32,
+        multiple: u32,
+        min: u32,
+        max: u32,
+    },
+
+    #[error(transparent)]
+    Mem(#[from] crate::mem::MemError),
 }
 
 impl DriverError {

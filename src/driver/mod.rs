@@ -8,6 +8,7 @@ pub mod e1000;
 pub mod error;
 pub mod host;
 pub mod json;
+pub mod nic_port;
 pub mod pci;
 pub mod pci_addr;
 pub mod pci_ids;

@@ -7,9 +7,10 @@ use super::queue::{QueueErrors, RxQueue, TxQueue};
 use super::regs::*;
 use crate::api::nic::{NicBackend, NicInfo};
 use crate::api::{ApiError, KRing};
+use crate::driver::DriverError;
 use crate::driver::desc_ring::{DescRing, DmaWindow};
 use crate::driver::regs::RegisterAccess;
-use crate::mem::{MemError, Region, RingMem};
+use crate::mem::{Region, RingMem};
 
 /// The members of the family we drive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,30 +44,11 @@ impl Model {
     }
 }
 
-/// Why bringing the NIC up failed.
-#[derive(Debug, thiserror::Error)]
-pub enum E1000Error {
-    #[error(
-        "the NIC reads all-ones: it was removed or its BAR is not mapped (check `vfio-netmap \
-         status`, and that no other process reset it)"
-    )]
-    Removed,
-    #[error(
-        "the NIC did not finish its reset (CTRL.RST still set after {0:?}); reset the device (unbind and bind it again)"
-    )]
-    ResetTimeout(Duration),
-    #[error(
-        "{slots} descriptors per ring is not supported: use a multiple of 8 between 8 and 4096 \
-         (ring lengths are multiples of 128 bytes)"
-    )]
-    BadRingSize { slots: u32 },
-    #[error(transparent)]
-    Mem(#[from] MemError),
-}
-
 /// Options when bringing the NIC up.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Options {
+    /// How errors name the device (its PCI address, or a model's name).
+    pub device: String,
     pub promiscuous: bool,
     /// How long to wait for link after reset (the link still may come later).
     pub link_wait: Duration,
@@ -75,6 +57,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
+            device: "e1000".to_string(),
             promiscuous: false,
             link_wait: Duration::from_secs(2),
         }
@@ -107,6 +90,7 @@ pub struct E1000<R: RegisterAccess> {
     rx: RxQueue,
     stats: Stats,
     promiscuous: bool,
+    device: String,
 }
 
 impl<R: RegisterAccess> E1000<R> {
@@ -120,15 +104,23 @@ impl<R: RegisterAccess> E1000<R> {
         tx_ring: &RingMem<'_>,
         rx_ring: &RingMem<'_>,
         opts: Options,
-    ) -> Result<Self, E1000Error> {
+    ) -> Result<Self, DriverError> {
         let n = tx_ring.num_slots();
         if n % 8 != 0 || !(8..=4096).contains(&n) {
-            return Err(E1000Error::BadRingSize { slots: n });
+            return Err(DriverError::BadRingSize {
+                device: opts.device,
+                slots: n,
+                multiple: 8,
+                min: 8,
+                max: 4096,
+            });
         }
         if regs.read32(STATUS) == u32::MAX {
-            return Err(E1000Error::Removed);
+            return Err(DriverError::DeviceRemoved {
+                device: opts.device,
+            });
         }
-        Self::reset(&regs)?;
+        Self::reset(&regs, &opts.device)?;
         let mac = Self::read_mac(&regs, model);
         let tx = TxQueue::new(DescRing::<TxDesc>::new(region, n, window)?);
         let rx = RxQueue::new(DescRing::<RxDesc>::new(region, n, window)?, rx_ring, window);
@@ -141,6 +133,7 @@ impl<R: RegisterAccess> E1000<R> {
             rx,
             stats: Stats::default(),
             promiscuous: opts.promiscuous,
+            device: opts.device,
         };
         nic.clear_stats();
         nic.setup_rx(n);
@@ -149,7 +142,7 @@ impl<R: RegisterAccess> E1000<R> {
         Ok(nic)
     }
 
-    fn reset(regs: &R) -> Result<(), E1000Error> {
+    fn reset(regs: &R, device: &str) -> Result<(), DriverError> {
         regs.write32(IMC, u32::MAX);
         regs.write32(CTRL, regs.read32(CTRL) | CTRL_RST);
         let limit = Duration::from_millis(500);
@@ -158,13 +151,19 @@ impl<R: RegisterAccess> E1000<R> {
         loop {
             let ctrl = regs.read32(CTRL);
             if ctrl == u32::MAX {
-                return Err(E1000Error::Removed);
+                return Err(DriverError::DeviceRemoved {
+                    device: device.to_string(),
+                });
             }
             if ctrl & CTRL_RST == 0 {
                 break;
             }
             if start.elapsed() > limit {
-                return Err(E1000Error::ResetTimeout(limit));
+                return Err(DriverError::ResetTimeout {
+                    device: device.to_string(),
+                    what: "CTRL.RST",
+                    waited: limit,
+                });
             }
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -325,7 +324,7 @@ impl<R: RegisterAccess> E1000<R> {
         self.regs.write32(IMC, u32::MAX);
         self.regs.write32(RCTL, 0);
         self.regs.write32(TCTL, 0);
-        let _ = Self::reset(&self.regs);
+        let _ = Self::reset(&self.regs, &self.device);
     }
 
     pub fn dma_window(&self) -> DmaWindow {

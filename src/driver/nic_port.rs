@@ -1,0 +1,192 @@
+//! Opening NIC ports (`vfio:DDDD:BB:DD.F`): the device is opened through
+//! VFIO, its rings are allocated in the process's NIC region, and that
+//! region's buffer pool is mapped once for DMA into the process's VFIO
+//! container. All NIC ports of a process share the region and the container,
+//! so buffers move between NICs by swapping indices (zero-copy bridging).
+
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use super::desc_ring::DmaWindow;
+use super::e1000::{self, E1000};
+use super::vfio::{Container, ContainerOptions, Device, DmaMap, MappedBar};
+use super::{DriverError, Host, PciAddr};
+use crate::api::nic::{NicBackend, NicInfo, NicRings};
+use crate::api::{ApiError, KRing, Port};
+use crate::mem::{Region, RegionConfig, RingMem};
+
+/// What every NIC port of the process shares.
+struct NicContext {
+    container: Arc<Container>,
+    region: Arc<Region>,
+    window: DmaWindow,
+    mapped_len: usize,
+}
+
+impl Drop for NicContext {
+    fn drop(&mut self) {
+        if let Err(e) = self.container.unmap_dma(self.window.base, self.mapped_len) {
+            log::warn!("unmapping the NIC region from the IOMMU failed: {e}");
+        }
+    }
+}
+
+static CONTEXT: Mutex<Weak<NicContext>> = Mutex::new(Weak::new());
+
+/// How to open a NIC port (from the port name's options).
+#[derive(Clone, Debug)]
+pub struct NicOptions {
+    pub slots: u32,
+    pub promiscuous: bool,
+    pub link_wait: Duration,
+    pub unsafe_noiommu: bool,
+    pub region: RegionConfig,
+}
+
+impl Default for NicOptions {
+    fn default() -> Self {
+        NicOptions {
+            slots: 1024,
+            promiscuous: false,
+            link_wait: Duration::from_secs(2),
+            unsafe_noiommu: false,
+            region: RegionConfig::default(),
+        }
+    }
+}
+
+/// Opens the device and, for the first NIC of the process, the container,
+/// the region and its DMA mapping.
+fn open_device(addr: PciAddr, opts: &NicOptions) -> Result<(Arc<NicContext>, Device), DriverError> {
+    let mut shared = CONTEXT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(ctx) = shared.upgrade() {
+        let device = Device::open(&ctx.container, addr)?;
+        return Ok((ctx, device));
+    }
+    let host = Host::default();
+    let container = Container::open(
+        &host,
+        ContainerOptions {
+            unsafe_noiommu: opts.unsafe_noiommu,
+        },
+    )?;
+    // The IOMMU type is set when the first group attaches: open the device
+    // before mapping memory.
+    let device = Device::open(&container, addr)?;
+    let region = Arc::new(Region::private("nic", opts.region)?);
+    let (ptr, len) = region.buf_area_extent();
+    // SAFETY: the buffer area belongs to `region`, which the context keeps
+    // alive until after the unmap in its Drop.
+    let base = unsafe { container.map_dma(ptr, len)? };
+    let window = DmaWindow {
+        base,
+        buf_size: region.buf_size() as u64,
+    };
+    let ctx = Arc::new(NicContext {
+        container,
+        region,
+        window,
+        mapped_len: len,
+    });
+    *shared = Arc::downgrade(&ctx);
+    Ok((ctx, device))
+}
+
+/// A NIC driven through VFIO: the driver plus what must outlive it.
+/// Fields drop in order: the driver (and its BAR mapping), the device, then
+/// the shared context (which unmaps DMA when the last port goes).
+struct VfioNic<B: NicBackend> {
+    nic: B,
+    _device: Device,
+    _ctx: Arc<NicContext>,
+}
+
+impl<B: NicBackend> NicBackend for VfioNic<B> {
+    fn txsync(
+        &mut self,
+        region: &Region,
+        ring: usize,
+        mem: &RingMem<'_>,
+        kring: &mut KRing,
+    ) -> Result<(), ApiError> {
+        self.nic.txsync(region, ring, mem, kring)
+    }
+    fn rxsync(
+        &mut self,
+        region: &Region,
+        ring: usize,
+        mem: &RingMem<'_>,
+        kring: &mut KRing,
+    ) -> Result<(), ApiError> {
+        self.nic.rxsync(region, ring, mem, kring)
+    }
+    fn link_up(&self) -> bool {
+        self.nic.link_up()
+    }
+    fn info(&mut self) -> NicInfo {
+        self.nic.info()
+    }
+    fn set_promiscuous(&mut self, on: bool) {
+        self.nic.set_promiscuous(on)
+    }
+    fn shutdown(&mut self, region: &Region) {
+        self.nic.shutdown(region)
+    }
+}
+
+/// Opens `addr` as a port named `name`.
+pub fn open(name: &str, addr: PciAddr, opts: &NicOptions) -> Result<Port, ApiError> {
+    let (ctx, device) = open_device(addr, opts)?;
+    let (vendor, device_id) = (device.config_u16(0)?, device.config_u16(2)?);
+    let Some(model) = e1000::Model::from_device_id(vendor, device_id) else {
+        return Err(DriverError::UnsupportedDevice {
+            addr: addr.to_string(),
+            vendor,
+            device: device_id,
+        }
+        .into());
+    };
+    device.enable_bus_master()?;
+    let bar = device.map_bar(0)?;
+    let region = &ctx.region;
+    let rings = NicRings::allocate(region, &addr.to_string(), 1, opts.slots)?;
+    let nic = init_e1000(bar, model, &ctx, &rings, opts, addr);
+    match nic {
+        Ok(nic) => {
+            let backend = VfioNic {
+                nic,
+                _device: device,
+                _ctx: ctx.clone(),
+            };
+            Ok(Port::from_nic(
+                name,
+                ctx.region.clone(),
+                rings,
+                Box::new(backend),
+            ))
+        }
+        Err(e) => {
+            rings.free(region);
+            Err(e.into())
+        }
+    }
+}
+
+fn init_e1000(
+    bar: MappedBar,
+    model: e1000::Model,
+    ctx: &NicContext,
+    rings: &NicRings,
+    opts: &NicOptions,
+    addr: PciAddr,
+) -> Result<E1000<MappedBar>, DriverError> {
+    let region = &ctx.region;
+    let tx = region.ring(rings.tx[0].0, rings.num_slots);
+    let rx = region.ring(rings.rx[0].0, rings.num_slots);
+    let e1000_opts = e1000::Options {
+        device: format!("{addr} ({})", model.name()),
+        promiscuous: opts.promiscuous,
+        link_wait: opts.link_wait,
+    };
+    E1000::init(bar, model, region, ctx.window, &tx, &rx, e1000_opts)
+}
