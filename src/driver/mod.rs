@@ -5,6 +5,7 @@ pub mod bind;
 pub mod config;
 pub mod error;
 pub mod host;
+pub mod info;
 pub mod json;
 pub mod pci;
 pub mod pci_addr;
