@@ -4,6 +4,7 @@
 pub mod bind;
 pub mod config;
 pub mod error;
+pub mod fake_host;
 pub mod host;
 pub mod info;
 pub mod json;
