@@ -148,6 +148,15 @@ impl FakeHost {
         self.set_driver(dev.addr, dev.driver);
     }
 
+    /// The driver the fake kernel binds on `drivers_probe` without an override.
+    pub fn set_default_driver(&self, addr: &str, driver: &str) {
+        self.add_driver(driver);
+        self.default_drivers
+            .lock()
+            .unwrap()
+            .insert(addr.to_string(), driver.to_string());
+    }
+
     /// Points the device's `driver` link at `driver` (or removes it), and
     /// creates `/dev/vfio/N` when the driver is vfio-pci.
     pub fn set_driver(&self, addr: &str, driver: Option<&str>) {
@@ -228,6 +237,9 @@ fn fake_kernel_round(host: &Host, defaults: &BTreeMap<String, String>) {
                 .collect()
         })
         .unwrap_or_default();
+    // Taken first: a probe request is always written after the unbind that
+    // precedes it, so this round also sees that unbind.
+    let probe = take(&host.sys.join("bus/pci/drivers_probe"));
     for driver in &drivers {
         if let Some(addr) = take(&drivers_dir.join(driver).join("unbind")) {
             log_action(host, &format!("unbind {driver} {addr}"));
@@ -242,7 +254,7 @@ fn fake_kernel_round(host: &Host, defaults: &BTreeMap<String, String>) {
             set_driver_link(host, &addr, Some(driver));
         }
     }
-    if let Some(addr) = take(&host.sys.join("bus/pci/drivers_probe")) {
+    if let Some(addr) = probe {
         if super::pci::current_driver(host, &addr).is_some() {
             log_action(host, &format!("probe {addr} ignored: already bound"));
         } else {
