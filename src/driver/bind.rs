@@ -269,11 +269,18 @@ pub fn unbind(host: &Host, addrs: &[PciAddr]) -> Result<Vec<UnbindOutcome>, Driv
             _ => write_sysfs(&host.sys.join("bus/pci/drivers_probe"), &addr, "unbind")?,
         }
         let _ = fs::remove_file(host.prev_driver_file(&addr));
-        let expected = previous.clone();
-        if expected.is_some() {
-            wait_for(host.settle_timeout, || {
-                pci::current_driver(host, &addr) == expected
-            });
+        match &previous {
+            Some(_) => {
+                wait_for(host.settle_timeout, || {
+                    pci::current_driver(host, &addr) == previous
+                });
+            }
+            None => {
+                // The kernel may find no driver at all, so wait less for one.
+                wait_for(host.settle_timeout / 5, || {
+                    pci::current_driver(host, &addr).is_some_and(|d| d != VFIO_PCI)
+                });
+            }
         }
         outcomes.push(UnbindOutcome {
             addr: dev.addr,

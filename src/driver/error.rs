@@ -272,8 +272,9 @@ pub enum DriverError {
 }
 
 impl DriverError {
-    /// Wraps an I/O error on `path`, picking the specific variant for the
-    /// errno values that have a better fix than "check the path".
+    /// An I/O error on `path` with the fix that fits the call site. Callers
+    /// map errno values that have their own variant (ENOENT on /dev/vfio,
+    /// EACCES, EBUSY) before falling back to this.
     pub(crate) fn io(
         action: &'static str,
         path: impl Into<PathBuf>,

@@ -6,7 +6,9 @@ pub mod config;
 pub mod desc_ring;
 pub mod e1000;
 pub mod error;
+pub mod fake_host;
 pub mod host;
+pub mod info;
 pub mod json;
 pub mod nic_port;
 pub mod pci;
@@ -21,3 +23,9 @@ pub use error::DriverError;
 pub use host::Host;
 pub use pci_addr::PciAddr;
 pub use regs::{Mmio, RegisterAccess};
+
+// Extension points for the NIC drivers: `pci_ids::NicFamily` selects the
+// driver for a device; drivers take `impl RegisterAccess` (a `vfio::MappedBar`
+// on hardware, a software model in tests) and a `vfio::DmaMap` for memory;
+// `info::DeviceReport::nic_state` is where `vfio-netmap info` shows link
+// state, MAC address and counters once a driver can read them.

@@ -152,6 +152,29 @@ pub fn iommu_group(host: &Host, number: u32) -> Result<IommuGroup, DriverError> 
     Ok(IommuGroup { number, members })
 }
 
+fn dir_names(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Kernel interfaces of a device: its `net/` subdirectory, or for virtio
+/// devices the `net/` of its `virtioN` child.
+fn interfaces_of(dir: &Path) -> Vec<String> {
+    let mut names = dir_names(&dir.join("net"));
+    for child in dir_names(dir)
+        .into_iter()
+        .filter(|c| c.starts_with("virtio"))
+    {
+        names.extend(dir_names(&dir.join(child).join("net")));
+    }
+    names
+}
+
 /// Reads one device from sysfs. `routed` is the set of interfaces with routes
 /// (see [`routed_interfaces`]), passed in so listing many devices reads
 /// `/proc/net` once.
@@ -199,13 +222,7 @@ pub fn read_device(
         .ok()
         .and_then(|t| t.parse::<i64>().ok())
         .and_then(|n| u32::try_from(n).ok());
-    let mut interfaces: Vec<String> = fs::read_dir(dir.join("net"))
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut interfaces = interfaces_of(&dir);
     interfaces.sort();
     let active = interfaces.iter().any(|i| routed.contains(i));
     Ok(PciDevice {

@@ -17,6 +17,7 @@ use super::irq::{Interrupts, IrqInfo, IrqKind};
 use super::region::{RegionInfo, parse_region_info};
 use crate::driver::config::{self, ConfigSummary, parse_config};
 use crate::driver::error::DriverError;
+use crate::driver::host::Host;
 use crate::driver::pci::{self, VFIO_PCI};
 use crate::driver::pci_addr::PciAddr;
 use crate::driver::regs::{Mmio, RegisterAccess};
@@ -40,6 +41,43 @@ impl DeviceInfo {
 
 pub const CONFIG_REGION: u32 = sys::VFIO_PCI_CONFIG_REGION_INDEX;
 
+/// The checks `Device::open` makes in sysfs before any VFIO call, so that
+/// the common setup mistakes get specific errors: the device exists, is bound
+/// to vfio-pci, has an IOMMU group whose other members are harmless, and the
+/// group's `/dev/vfio` node exists. Returns the group number.
+pub fn preflight(host: &Host, addr: PciAddr, noiommu: bool) -> Result<u32, DriverError> {
+    let name = addr.to_string();
+    if !host.pci_device_dir(&name).exists() {
+        return Err(DriverError::DeviceNotFound {
+            addr: name,
+            sysfs_dir: host.pci_devices_dir(),
+        });
+    }
+    let driver = pci::current_driver(host, &name);
+    if driver.as_deref() != Some(VFIO_PCI) {
+        return Err(DriverError::NotBoundToVfio { addr: name, driver });
+    }
+    let Some(group) = pci::iommu_group_number(host, &name) else {
+        return Err(DriverError::NoIommuGroup { addr: name });
+    };
+    if let Ok(members) = pci::iommu_group(host, group) {
+        let blockers = members.blockers();
+        if !blockers.is_empty() {
+            return Err(DriverError::GroupNotViable { group, blockers });
+        }
+    }
+    let node = host.vfio_group_path(group, noiommu);
+    if !node.exists() {
+        if !host.vfio_container_path().exists() {
+            return Err(DriverError::ContainerMissing {
+                path: host.vfio_container_path(),
+            });
+        }
+        return Err(DriverError::GroupMissing { path: node, group });
+    }
+    Ok(group)
+}
+
 #[derive(Debug)]
 pub struct Device {
     addr: PciAddr,
@@ -56,21 +94,8 @@ impl Device {
     /// Opens `addr` through VFIO in `container`, attaching its IOMMU group
     /// (shared with other devices of the same group) on first use.
     pub fn open(container: &Arc<Container>, addr: PciAddr) -> Result<Device, DriverError> {
-        let host = container.host();
         let name = addr.to_string();
-        if !host.pci_device_dir(&name).exists() {
-            return Err(DriverError::DeviceNotFound {
-                addr: name,
-                sysfs_dir: host.pci_devices_dir(),
-            });
-        }
-        let driver = pci::current_driver(host, &name);
-        if driver.as_deref() != Some(VFIO_PCI) {
-            return Err(DriverError::NotBoundToVfio { addr: name, driver });
-        }
-        let Some(group_number) = pci::iommu_group_number(host, &name) else {
-            return Err(DriverError::NoIommuGroup { addr: name });
-        };
+        let group_number = preflight(container.host(), addr, container.is_noiommu())?;
         let group = container.group(group_number)?;
         let file = File::from(group.device_fd(&name)?);
         let mut raw = sys::vfio_device_info {

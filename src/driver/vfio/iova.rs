@@ -211,8 +211,11 @@ impl IovaAllocator {
                 // Allocations never overlap, so only the last one starting
                 // at or before `last` can reach into the candidate.
                 match self.used.range(..=last).next_back() {
-                    Some((&used_start, &used_len)) if used_start + used_len > start => {
-                        candidate = align_up(used_start + used_len, align);
+                    // Inclusive ends: an allocation may end at u64::MAX.
+                    Some((&used_start, &used_len)) if used_start + (used_len - 1) >= start => {
+                        candidate = (used_start + (used_len - 1))
+                            .checked_add(1)
+                            .and_then(|end| align_up(end, align));
                     }
                     _ => {
                         self.used.insert(start, len);

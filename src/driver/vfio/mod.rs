@@ -15,7 +15,7 @@ pub mod noiommu;
 pub mod region;
 
 pub use container::{Container, ContainerOptions, DmaMap};
-pub use device::{CONFIG_REGION, Device, DeviceInfo, MappedBar};
+pub use device::{CONFIG_REGION, Device, DeviceInfo, MappedBar, preflight};
 pub use group::Group;
 pub use iova::{IommuInfo, IovaAllocator, IovaRange};
 pub use irq::{Interrupts, IrqInfo, IrqKind};
