@@ -1,0 +1,50 @@
+//! Runs the VFIO layer's in-guest tests (`tests/vfio_lab.rs`, ignored on
+//! the host) inside the lab, with one NIC of each kind that matters: e1000
+//! (INTx only, no reset), e1000e and igb (MSI/MSI-X, reset).
+
+mod common;
+
+use std::process::Command;
+
+use common::lab::*;
+
+/// The path of the `vfio_lab` test binary, built for release.
+fn vfio_lab_binary() -> String {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "test",
+            "--release",
+            "--test",
+            "vfio_lab",
+            "--no-run",
+            "--message-format=json",
+        ])
+        .current_dir(repo())
+        .output()
+        .expect("cannot run cargo");
+    assert!(out.status.success(), "building vfio_lab failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("\"name\":\"vfio_lab\""))
+        .find_map(|l| {
+            let at = l.find("\"executable\":\"")? + "\"executable\":\"".len();
+            Some(l[at..].split('"').next()?.to_string())
+        })
+        .expect("cargo did not report the vfio_lab executable")
+}
+
+/// One boot, seven tests, including 1,000 open/map/unmap/close cycles that
+/// must leave fds, mappings and locked memory where they started.
+#[test]
+fn vfio_layer_works_in_the_guest() {
+    let Some(_lab) = lab_ready() else { return };
+    let bin = vfio_lab_binary();
+    build_examples();
+    let out = lab_sh(
+        &["--nic", "e1000", "--nic", "e1000e", "--nic", "igb"],
+        &format!("{bin} --ignored --test-threads=1"),
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("test result: ok. 7 passed"), "{text}");
+}
