@@ -73,8 +73,11 @@ struct Args {
     /// Destination IP[:PORT[-IP[:PORT]]] range.
     #[arg(short = 'd', long = "dst-ip", default_value = "10.1.0.1:1234", value_parser = AddrRange::from_str)]
     dst: AddrRange,
-    /// Source MAC address.
-    #[arg(short = 'S', long = "src-mac", default_value = "00:00:00:00:00:00", value_parser = parse_mac)]
+    /// Source MAC address (default: the NIC's own MAC, 00:00:00:00:00:00 on
+    /// pipes), so that replies to ping come back through MAC filtering.
+    #[arg(short = 'S', long = "src-mac", value_parser = parse_mac)]
+    src_mac_arg: Option<Mac>,
+    #[arg(skip)]
     src_mac: Mac,
     /// Destination MAC address.
     #[arg(short = 'D', long = "dst-mac", default_value = "ff:ff:ff:ff:ff:ff", value_parser = parse_mac)]
@@ -961,9 +964,13 @@ fn pong(args: &Args, port: &mut Port) -> bool {
 
 fn main() -> ExitCode {
     env_logger::init();
-    let args = Args::parse();
+    let mut args = Args::parse();
     common::install_signal_handlers();
     let mut port = common::open_port("pkt-gen", &args.interface);
+    args.src_mac = args
+        .src_mac_arg
+        .or_else(|| port.nic_info().map(|info| info.mac))
+        .unwrap_or([0; 6]);
     let lens = args.length.unwrap_or(LenSpec { min: 60, max: 60 });
     let buf_size = port.tx_ring(0).buf_size() as usize;
     if lens.max > buf_size {

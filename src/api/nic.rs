@@ -36,6 +36,25 @@ pub trait NicBackend: Send {
     fn set_promiscuous(&mut self, on: bool);
     /// Stops the device's DMA before the memory goes away.
     fn shutdown(&mut self, region: &Region);
+    /// Prepares to sleep until ring `ring` (hardware index) in `dir` may
+    /// have progressed: turns the device's interrupt on and says what to
+    /// wait on. `kring` is the ring's state as of its last sync.
+    fn arm_wait(&self, _dir: Direction, _ring: usize, _kring: &KRing) -> NicWait {
+        NicWait::Unavailable
+    }
+    /// Undoes `arm_wait` after waking: acknowledges and masks the interrupt.
+    fn disarm_wait(&self) {}
+}
+
+/// What to sleep on for a NIC ring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NicWait {
+    /// Progress is already visible: do not sleep.
+    Ready,
+    /// An eventfd the device's interrupt signals.
+    Fd(std::os::fd::RawFd),
+    /// No interrupt: the caller naps briefly and checks again.
+    Unavailable,
 }
 
 /// What a NIC port reports about its device.

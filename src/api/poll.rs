@@ -12,7 +12,7 @@ use super::abi::Direction;
 use super::error::ApiError;
 use super::futex;
 use super::pipe::PEER_CHECK;
-use super::port::Port;
+use super::port::{Port, WaitOn};
 
 /// Readiness flags, as in poll(2).
 pub const POLLIN: u8 = 0x1;
@@ -88,6 +88,8 @@ pub fn poll(items: &mut [PollItem<'_>], timeout: Option<Duration>) -> Result<usi
 /// (or found) progress rather than the timeout.
 fn sleep_until_progress(items: &[PollItem<'_>], slice: Duration) -> bool {
     let mut words = Vec::new();
+    let mut fds = Vec::new();
+    let mut nap = false;
     let mut armed = Vec::new();
     let mut progressed = false;
     for (n, item) in items.iter().enumerate() {
@@ -102,19 +104,53 @@ fn sleep_until_progress(items: &[PollItem<'_>], slice: Duration) -> bool {
             for i in 0..count {
                 armed.push((n, dir, i));
                 match item.port.arm_wait(dir, i) {
-                    Some(w) => words.push(w),
-                    None => progressed = true,
+                    WaitOn::Futex(word, value) => words.push((word, value)),
+                    WaitOn::Fd(fd) => fds.push(fd),
+                    WaitOn::Nap => nap = true,
+                    WaitOn::Ready => progressed = true,
                 }
             }
         }
     }
     if !progressed {
         let start = Instant::now();
-        futex::wait_any(&words, Some(slice));
+        // Futexes and eventfds cannot be waited on together: with both, poll
+        // the fds in short slices and let the loop recheck the rings.
+        let short = Duration::from_millis(1).min(slice);
+        let nap_slice = Duration::from_micros(50).min(slice);
+        if !fds.is_empty() {
+            let t = if words.is_empty() && !nap {
+                slice
+            } else if nap {
+                nap_slice
+            } else {
+                short
+            };
+            wait_fds(&fds, t);
+        } else if nap {
+            std::thread::sleep(nap_slice);
+        } else {
+            futex::wait_any(&words, Some(slice));
+        }
         progressed = start.elapsed() < slice;
     }
     for (n, dir, i) in armed {
         items[n].port.disarm_wait(dir, i);
     }
     progressed
+}
+
+/// poll(2) on eventfds for readability.
+fn wait_fds(fds: &[std::os::fd::RawFd], timeout: Duration) {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as i32;
+    // SAFETY: pfds is a live array of pollfd structures of the given length.
+    unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
 }

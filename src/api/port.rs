@@ -8,7 +8,7 @@ use super::abi::Direction;
 use super::error::ApiError;
 use super::kring::KRing;
 use super::name::{PipeRole, PortKind, PortName, RegMode};
-use super::nic::{NicBackend, NicInfo, NicRings};
+use super::nic::{NicBackend, NicInfo, NicRings, NicWait};
 use super::pipe::{self, OpenedPipe, PipeEnd};
 use super::ring::Ring;
 use crate::mem::{Region, RegionConfig};
@@ -287,7 +287,7 @@ impl Port {
             Backend::Pipe(p) => pipe::txsync(&self.region, p, kring),
             Backend::Nic { driver, .. } => {
                 let mem = self.region.ring(*off, kring.num_slots);
-                driver.txsync(&self.region, i, &mem, kring)
+                driver.txsync(&self.region, kring.id.index as usize, &mem, kring)
             }
         }
     }
@@ -298,7 +298,7 @@ impl Port {
             Backend::Pipe(p) => pipe::rxsync(&self.region, p, kring),
             Backend::Nic { driver, .. } => {
                 let mem = self.region.ring(*off, kring.num_slots);
-                driver.rxsync(&self.region, i, &mem, kring)
+                driver.rxsync(&self.region, kring.id.index as usize, &mem, kring)
             }
         }
     }
@@ -348,32 +348,43 @@ impl Port {
         !self.peer_alive() && self.peer_seen.get()
     }
 
-    /// The futex word to sleep on for progress in `dir` on ring `i`, or
-    /// `None` when there is progress already.
-    pub(crate) fn arm_wait(
-        &self,
-        dir: Direction,
-        i: usize,
-    ) -> Option<(&std::sync::atomic::AtomicU32, u32)> {
+    /// What to sleep on for progress in `dir` on bound ring `i`; arms the
+    /// wake-up (a pipe's waiter flag, a NIC's interrupt).
+    pub(crate) fn arm_wait(&self, dir: Direction, i: usize) -> WaitOn<'_> {
         let kring = if dir == Direction::Tx {
             &self.tx[i].1
         } else {
             &self.rx[i].1
         };
         match &self.backend {
-            Backend::Pipe(p) => pipe::arm_wait(&self.region, p, dir, kring),
-            // No interrupt wired yet: report possible progress, so poll()
-            // keeps checking (busy polling).
-            Backend::Nic { .. } => None,
+            Backend::Pipe(p) => match pipe::arm_wait(&self.region, p, dir, kring) {
+                Some((word, value)) => WaitOn::Futex(word, value),
+                None => WaitOn::Ready,
+            },
+            Backend::Nic { driver, .. } => {
+                match driver.arm_wait(dir, kring.id.index as usize, kring) {
+                    NicWait::Ready => WaitOn::Ready,
+                    NicWait::Fd(fd) => WaitOn::Fd(fd),
+                    NicWait::Unavailable => WaitOn::Nap,
+                }
+            }
         }
     }
 
     pub(crate) fn disarm_wait(&self, dir: Direction, _i: usize) {
         match &self.backend {
             Backend::Pipe(p) => pipe::disarm_wait(&self.region, p, dir),
-            Backend::Nic { .. } => {}
+            Backend::Nic { driver, .. } => driver.disarm_wait(),
         }
     }
+}
+
+/// What `poll` sleeps on for one ring.
+pub(crate) enum WaitOn<'a> {
+    Ready,
+    Futex(&'a std::sync::atomic::AtomicU32, u32),
+    Fd(std::os::fd::RawFd),
+    Nap,
 }
 
 impl Drop for Port {

@@ -4,14 +4,16 @@
 //! container. All NIC ports of a process share the region and the container,
 //! so buffers move between NICs by swapping indices (zero-copy bridging).
 
+use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use super::desc_ring::DmaWindow;
 use super::e1000::{self, E1000};
-use super::vfio::{Container, ContainerOptions, Device, DmaMap, MappedBar};
+use super::vfio::{Container, ContainerOptions, Device, DmaMap, Interrupts, IrqKind, MappedBar};
 use super::{DriverError, Host, PciAddr};
-use crate::api::nic::{NicBackend, NicInfo, NicRings};
+use crate::api::abi::Direction;
+use crate::api::nic::{NicBackend, NicInfo, NicRings, NicWait};
 use crate::api::{ApiError, KRing, Port};
 use crate::mem::{Region, RegionConfig, RingMem};
 
@@ -95,13 +97,16 @@ fn open_device(addr: PciAddr, opts: &NicOptions) -> Result<(Arc<NicContext>, Dev
 /// A NIC driven through VFIO: the driver plus what must outlive it.
 /// Fields drop in order: the driver (and its BAR mapping), the device, then
 /// the shared context (which unmaps DMA when the last port goes).
-struct VfioNic<B: NicBackend> {
-    nic: B,
+struct VfioNic {
+    nic: E1000<MappedBar>,
+    /// The device's interrupt, when VFIO offers one (INTx on 8254x, MSI on
+    /// 82574L).
+    irq: Option<Interrupts>,
     _device: Device,
     _ctx: Arc<NicContext>,
 }
 
-impl<B: NicBackend> NicBackend for VfioNic<B> {
+impl NicBackend for VfioNic {
     fn txsync(
         &mut self,
         region: &Region,
@@ -132,6 +137,49 @@ impl<B: NicBackend> NicBackend for VfioNic<B> {
     fn shutdown(&mut self, region: &Region) {
         self.nic.shutdown(region)
     }
+    fn arm_wait(&self, dir: Direction, _ring: usize, kring: &KRing) -> NicWait {
+        let Some(irq) = &self.irq else {
+            return NicWait::Unavailable;
+        };
+        // Drain old signals first, so the fd wakes us only for new ones.
+        let _ = irq.take(0);
+        if self.nic.arm_interrupts(dir, kring) {
+            return NicWait::Ready;
+        }
+        NicWait::Fd(irq.eventfd(0).as_raw_fd())
+    }
+    fn disarm_wait(&self) {
+        self.nic.disarm_interrupts();
+        if let Some(irq) = &self.irq {
+            // INTx stays masked by the kernel after it fired, until the
+            // cause is cleared at the device (done above) and we unmask.
+            if irq.kind() == IrqKind::Intx {
+                let _ = irq.unmask_intx();
+            }
+        }
+    }
+}
+
+/// The interrupt VFIO can give us for this device: MSI where offered (one
+/// vector, no sharing), else INTx. None if neither works; then waits nap.
+fn enable_irq(device: &Device) -> Option<Interrupts> {
+    for kind in [IrqKind::Msi, IrqKind::Intx] {
+        if device.irq_info(kind).is_ok_and(|info| info.count > 0) {
+            match device.enable_interrupts(kind, 1) {
+                Ok(irq) => return Some(irq),
+                Err(e) => log::info!(
+                    "{}: {} interrupts unavailable: {e}",
+                    device.addr(),
+                    kind.name()
+                ),
+            }
+        }
+    }
+    log::warn!(
+        "{}: no interrupt available; poll() will nap instead of sleeping",
+        device.addr()
+    );
+    None
 }
 
 /// Opens `addr` as a port named `name`.
@@ -153,8 +201,11 @@ pub fn open(name: &str, addr: PciAddr, opts: &NicOptions) -> Result<Port, ApiErr
     let nic = init_e1000(bar, model, &ctx, &rings, opts, addr);
     match nic {
         Ok(nic) => {
+            nic.disarm_interrupts();
+            let irq = enable_irq(&device);
             let backend = VfioNic {
                 nic,
+                irq,
                 _device: device,
                 _ctx: ctx.clone(),
             };

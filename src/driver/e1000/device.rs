@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use super::desc::{RxDesc, TxDesc};
 use super::queue::{QueueErrors, RxQueue, TxQueue};
 use super::regs::*;
+use crate::api::abi::Direction;
 use crate::api::nic::{NicBackend, NicInfo};
 use crate::api::{ApiError, KRing};
 use crate::driver::DriverError;
@@ -317,6 +318,25 @@ impl<R: RegisterAccess> E1000<R> {
     fn clear_stats(&mut self) {
         self.update_stats();
         self.stats = Stats::default();
+    }
+
+    /// Turns on the interrupts a sleeper needs (RX timer, TX descriptor
+    /// written back, link change) and says whether progress in `dir` is
+    /// already visible. The device raises its interrupt at once if a cause
+    /// is latched, so nothing that happened before arming is missed.
+    pub fn arm_interrupts(&self, dir: Direction, kring: &KRing) -> bool {
+        self.regs.write32(IMS, ICR_RXT0 | ICR_TXDW | ICR_LSC);
+        match dir {
+            Direction::Rx => self.rx.frame_pending(kring),
+            Direction::Tx => self.tx.completion_pending(),
+        }
+    }
+
+    /// Masks the interrupts again and acknowledges their causes (reading
+    /// ICR clears it), so busy polling is not interrupted.
+    pub fn disarm_interrupts(&self) {
+        self.regs.write32(IMC, u32::MAX);
+        self.regs.read32(ICR);
     }
 
     /// Stops RX and TX, then resets the device, so no DMA happens after this.

@@ -137,6 +137,13 @@ impl TxQueue {
     pub fn busy(&self) -> bool {
         !self.reports.is_empty()
     }
+
+    /// Whether a txsync would now move `tail` (the oldest report is done).
+    pub fn completion_pending(&self) -> bool {
+        self.reports
+            .front()
+            .is_some_and(|&pos| self.descs.read_byte(pos, TXD_STATUS_OFFSET) & DESC_STA_DD != 0)
+    }
 }
 
 pub struct RxQueue {
@@ -161,6 +168,11 @@ impl RxQueue {
             descs,
             errors: QueueErrors::default(),
         }
+    }
+
+    /// Whether a frame waits at `hwtail` (an rxsync would deliver it).
+    pub fn frame_pending(&self, kring: &KRing) -> bool {
+        self.descs.read_byte(kring.hwtail, RXD_STATUS_OFFSET) & DESC_STA_DD != 0
     }
 
     /// Publishes received slots and gives released ones back to the device.
