@@ -75,6 +75,11 @@ pub fn gather(host: &Host, addr: PciAddr, open_vfio: bool) -> Result<DeviceRepor
         .ok()
         .map(|t| t.trim().to_string());
     let vfio = (open_vfio && device.on_vfio()).then(|| vfio_report(host, addr));
+    let nic_state = if open_vfio && device.on_vfio() {
+        nic_state(host, addr).ok().flatten()
+    } else {
+        None
+    };
     Ok(DeviceReport {
         device,
         bars,
@@ -82,8 +87,22 @@ pub fn gather(host: &Host, addr: PciAddr, open_vfio: bool) -> Result<DeviceRepor
         config_bytes: config_bytes.len(),
         reset_methods,
         vfio,
-        nic_state: None,
+        nic_state,
     })
+}
+
+/// Link, MAC and counters of a supported NIC, read from its registers
+/// without resetting it (the counters clear on read: they count since the
+/// last reader).
+fn nic_state(host: &Host, addr: PciAddr) -> Result<Option<Vec<(String, String)>>, DriverError> {
+    let container: Arc<Container> = Container::open(host, ContainerOptions::default())?;
+    let device = Device::open(&container, addr)?;
+    let (vendor, id) = (device.config_u16(0)?, device.config_u16(2)?);
+    if crate::driver::e1000::Model::from_device_id(vendor, id).is_none() {
+        return Ok(None);
+    }
+    let bar = device.map_bar(0)?;
+    Ok(Some(crate::driver::e1000::device::read_state(&bar)))
 }
 
 fn region_name(index: u32) -> String {
@@ -195,8 +214,9 @@ pub fn render_text(report: &DeviceReport) -> String {
         Some(Ok(v)) => render_vfio(&mut out, v),
     }
     match &report.nic_state {
-        None => out
-            .push_str("  Link/MAC/counters: not available yet (they come with the NIC drivers)\n"),
+        None => out.push_str(
+            "  Link/MAC/counters: shown for supported NICs bound to vfio-pci and not in use\n",
+        ),
         Some(fields) => {
             for (key, value) in fields {
                 let _ = writeln!(out, "  {key}: {value}");

@@ -405,3 +405,60 @@ impl<R: RegisterAccess + Send> NicBackend for E1000<R> {
         self.rx.descs.release(region);
     }
 }
+
+/// Link, MAC and counters as `vfio-netmap info` shows them, read without
+/// touching the device's configuration (counters clear on read).
+pub fn read_state(regs: &impl RegisterAccess) -> Vec<(String, String)> {
+    let status = regs.read32(STATUS);
+    if status == u32::MAX {
+        return vec![(
+            "State".into(),
+            "reads all-ones: removed or powered down".into(),
+        )];
+    }
+    let link = if status & STATUS_LU != 0 {
+        let speed = match (status >> STATUS_SPEED_SHIFT) & 3 {
+            0 => 10,
+            1 => 100,
+            _ => 1000,
+        };
+        let duplex = if status & STATUS_FD != 0 {
+            "full"
+        } else {
+            "half"
+        };
+        format!("up, {speed} Mb/s, {duplex} duplex")
+    } else {
+        "down".to_string()
+    };
+    let (ral, rah) = (regs.read32(RAL0), regs.read32(RAH0));
+    let m = [
+        ral as u8,
+        (ral >> 8) as u8,
+        (ral >> 16) as u8,
+        (ral >> 24) as u8,
+        rah as u8,
+        (rah >> 8) as u8,
+    ];
+    let mac = m
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":");
+    let mut out = vec![("Link".to_string(), link), ("MAC".to_string(), mac)];
+    let counters = [
+        ("GPRC", stats::GPRC),
+        ("GPTC", stats::GPTC),
+        ("GORCL", stats::GORCL),
+        ("GOTCL", stats::GOTCL),
+        ("MPC", stats::MPC),
+        ("RNBC", stats::RNBC),
+        ("CRCERRS", stats::CRCERRS),
+    ];
+    let values: Vec<String> = counters
+        .iter()
+        .map(|(n, off)| format!("{n}={}", regs.read32(*off)))
+        .collect();
+    out.push(("Counters (since last read)".to_string(), values.join(" ")));
+    out
+}
