@@ -75,3 +75,32 @@ fn e1000_82545em_tx_to_rx() {
 fn e1000e_82574l_tx_to_rx() {
     tx_to_rx("e1000e");
 }
+
+/// netmap's `lb` pattern: a NIC port and pipes in one region (`@1`), so the
+/// bridge moves frames from the NIC into a pipe by swapping buffers, and a
+/// worker process reads them from the pipe's other end.
+#[test]
+fn nic_to_pipe_zero_copy_to_another_process() {
+    let Some(_lab) = lab_ready() else { return };
+    build_examples();
+    let script = r#"A=${LAB_NICS%% *}; B=${LAB_NICS##* }
+PG=target/release/examples/pkt-gen; BR=target/release/examples/bridge
+timeout -s TERM 60 $PG -i "netmap:lb}0@1" -f rx -n 100000 > /tmp/rx.log 2>&1 & rx=$!
+timeout -s TERM 60 $BR -i "vfio:$B@1@conf:slots=4096" -i "netmap:lb{0@1" > /tmp/br.log 2>&1 & br=$!
+sleep 3
+$PG -i "vfio:$A@conf:slots=4096" -f tx -n 100000 -R 100000 | grep '^Sent'
+wait $rx; echo "rx status $?"; wait $br
+head -1 /tmp/br.log; tail -1 /tmp/br.log; grep -E '^(Received|Verified)' /tmp/rx.log"#;
+    let out = lab_sh(&[], script);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("zero-copy"),
+        "NIC and pipe should share the @1 region: {text}"
+    );
+    assert!(text.contains("rx status 0"), "{text}");
+    assert!(
+        text.contains("Verified: 100000 ok, 0 lost, 0 out-of-order, 0 corrupt"),
+        "{text}"
+    );
+}

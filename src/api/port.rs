@@ -185,7 +185,7 @@ impl Port {
     /// Opens one end of a pipe.
     pub fn open_pipe(name: &str, spec: &PipeSpec) -> Result<Port, ApiError> {
         let (region, opened) = Region::open_shared(
-            &format!("pipe-{}", spec.region),
+            &pipe_region_file(&spec.region),
             spec.region_config,
             spec.config_requested,
             |region| pipe::open_end(region, name, &spec.id, spec.end, spec.slots),
@@ -485,5 +485,13 @@ fn nic_options(
         opts.region.num_bufs = bufs;
     }
     opts.unsafe_noiommu = parsed.option("unsafe-noiommu").is_some();
+    // `@N`: the region pipes opened with the same `@N` use, so buffers move
+    // between this NIC and those pipes (and their processes) by index.
+    opts.shared_region = parsed.mem_id.map(|n| pipe_region_file(&format!("mem{n}")));
     Ok(opts)
+}
+
+/// The shared region file of pipes named `name` (or of `@N` as `memN`).
+fn pipe_region_file(name: &str) -> String {
+    format!("pipe-{name}")
 }

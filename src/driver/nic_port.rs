@@ -33,7 +33,11 @@ impl Drop for NicContext {
     }
 }
 
-static CONTEXT: Mutex<Weak<NicContext>> = Mutex::new(Weak::new());
+/// The process's VFIO container, shared by all its NIC ports.
+static CONTAINER: Mutex<Weak<Container>> = Mutex::new(Weak::new());
+/// The regions NIC ports use, by name ("" for the private default), each
+/// mapped into the container once.
+static CONTEXTS: Mutex<Vec<(String, Weak<NicContext>)>> = Mutex::new(Vec::new());
 
 /// How to open a NIC port (from the port name's options).
 #[derive(Clone, Debug)]
@@ -43,6 +47,10 @@ pub struct NicOptions {
     pub link_wait: Duration,
     pub unsafe_noiommu: bool,
     pub region: RegionConfig,
+    /// A named region shared with other ports and processes (`@N` in the
+    /// port name: the region of pipes opened with the same `@N`), instead
+    /// of the process's private NIC region.
+    pub shared_region: Option<String>,
 }
 
 impl Default for NicOptions {
@@ -53,29 +61,46 @@ impl Default for NicOptions {
             link_wait: Duration::from_secs(2),
             unsafe_noiommu: false,
             region: RegionConfig::default(),
+            shared_region: None,
         }
     }
 }
 
-/// Opens the device and, for the first NIC of the process, the container,
-/// the region and its DMA mapping.
+/// Opens the device in the process's container (created by the first NIC
+/// port), and finds or creates the region it uses, mapped for DMA once.
 fn open_device(addr: PciAddr, opts: &NicOptions) -> Result<(Arc<NicContext>, Device), DriverError> {
-    let mut shared = CONTEXT.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(ctx) = shared.upgrade() {
-        let device = Device::open(&ctx.container, addr)?;
-        return Ok((ctx, device));
-    }
-    let host = Host::default();
-    let container = Container::open(
-        &host,
-        ContainerOptions {
-            unsafe_noiommu: opts.unsafe_noiommu,
-        },
-    )?;
+    let container = {
+        let mut shared = CONTAINER.lock().unwrap_or_else(|p| p.into_inner());
+        match shared.upgrade() {
+            Some(c) => c,
+            None => {
+                let options = ContainerOptions {
+                    unsafe_noiommu: opts.unsafe_noiommu,
+                };
+                let c = Container::open(&Host::default(), options)?;
+                *shared = Arc::downgrade(&c);
+                c
+            }
+        }
+    };
     // The IOMMU type is set when the first group attaches: open the device
     // before mapping memory.
     let device = Device::open(&container, addr)?;
-    let region = Arc::new(Region::private("nic", opts.region)?);
+    let key = opts.shared_region.clone().unwrap_or_default();
+    let mut contexts = CONTEXTS.lock().unwrap_or_else(|p| p.into_inner());
+    contexts.retain(|(_, w)| w.strong_count() > 0);
+    if let Some(ctx) = contexts
+        .iter()
+        .find(|(k, _)| *k == key)
+        .and_then(|(_, w)| w.upgrade())
+    {
+        return Ok((ctx, device));
+    }
+    let region = match &opts.shared_region {
+        None => Region::private("nic", opts.region)?,
+        Some(name) => Region::open_shared(name, opts.region, false, |_| Ok(()))?.0,
+    };
+    let region = Arc::new(region);
     let (ptr, len) = region.buf_area_extent();
     // SAFETY: the buffer area belongs to `region`, which the context keeps
     // alive until after the unmap in its Drop.
@@ -90,7 +115,7 @@ fn open_device(addr: PciAddr, opts: &NicOptions) -> Result<(Arc<NicContext>, Dev
         window,
         mapped_len: len,
     });
-    *shared = Arc::downgrade(&ctx);
+    contexts.push((key, Arc::downgrade(&ctx)));
     Ok((ctx, device))
 }
 
