@@ -69,30 +69,33 @@ impl Mapping {
 
     /// A private region of at least `size` bytes.
     pub fn private(name: &str, size: usize) -> Result<Mapping, MemError> {
-        if hugepages_available(size) {
-            let rounded = round_up(size, HUGEPAGE_SIZE);
-            match memfd(name, libc::MFD_HUGETLB | libc::MFD_HUGE_2MB)
-                .and_then(|f| f.set_len(rounded as u64).map(|_| f))
+        // 1 GiB pages only for regions that fill most of one.
+        let sizes = [
+            (1usize << 30, libc::MFD_HUGE_1GB),
+            (HUGEPAGE_SIZE, libc::MFD_HUGE_2MB),
+        ];
+        for (page, flag) in sizes {
+            if (page > HUGEPAGE_SIZE && size < page / 2)
+                || free_hugepages_of(page) * page < round_up(size, page)
             {
-                Ok(file) => match map_file(&file, rounded) {
-                    Ok(map) => {
-                        return Ok(Mapping {
-                            map,
-                            file,
-                            backing: Backing::MemfdHuge,
-                        });
-                    }
-                    Err(e) => {
-                        log::warn!("hugepage mapping for `{name}` failed ({e}); using 4 KiB pages")
-                    }
-                },
-                Err(e) => {
-                    log::warn!("memfd with hugepages for `{name}` failed ({e}); using 4 KiB pages")
-                }
+                continue;
             }
-        } else {
-            log_no_hugepages(name, size);
+            let rounded = round_up(size, page);
+            let mapped = memfd(name, libc::MFD_HUGETLB | flag)
+                .and_then(|f| f.set_len(rounded as u64).map(|_| f))
+                .and_then(|file| map_file(&file, rounded).map(|map| (file, map)));
+            match mapped {
+                Ok((file, map)) => {
+                    return Ok(Mapping {
+                        map,
+                        file,
+                        backing: Backing::MemfdHuge,
+                    });
+                }
+                Err(e) => log::warn!("{} KiB hugepages for `{name}` failed ({e})", page >> 10),
+            }
         }
+        log::warn!("{}", no_hugepages_hint(name, size));
         let map_err = |source| MemError::Map {
             name: name.to_string(),
             size,
@@ -214,12 +217,28 @@ pub fn hugetlbfs_mount() -> Option<PathBuf> {
 }
 
 fn log_no_hugepages(name: &str, size: usize) {
+    log::info!("{}", no_hugepages_hint(name, size));
+}
+
+fn no_hugepages_hint(name: &str, size: usize) -> String {
     let pages = round_up(size, HUGEPAGE_SIZE) / HUGEPAGE_SIZE;
-    log::info!(
-        "region `{name}`: not enough free 2 MiB hugepages for {size} bytes; using 4 KiB pages \
-         (reserve hugepages as root: `echo {pages} > /proc/sys/vm/nr_hugepages` and mount \
-         hugetlbfs, e.g. `mount -t hugetlbfs none /dev/hugepages`)"
+    format!(
+        "region `{name}`: not enough free hugepages for {size} bytes; using 4 KiB pages \
+         (reserve hugepages as root: `echo {pages} > /proc/sys/vm/nr_hugepages`, and for named \
+         regions mount hugetlbfs, e.g. `mount -t hugetlbfs none /dev/hugepages`)"
+    )
+}
+
+/// Free hugepages of `page` bytes (2 MiB or 1 GiB), from sysfs.
+pub fn free_hugepages_of(page: usize) -> usize {
+    let path = format!(
+        "/sys/kernel/mm/hugepages/hugepages-{}kB/free_hugepages",
+        page >> 10
     );
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// Byte-range locks (open file description locks) on a region's file: held
