@@ -250,3 +250,14 @@ fn counters_match_what_was_sent() {
     // Clear-on-read registers accumulate: reading again keeps the totals.
     assert_eq!(l.b.nic_info().unwrap().counter("GPRC"), Some(100));
 }
+
+#[test]
+fn mac_and_promiscuous_mode_through_the_port() {
+    let mut l = lab(64);
+    l.b.set_mac([2, 0, 0, 0, 0, 0x42]).unwrap();
+    assert_eq!(l.b.nic_info().unwrap().mac_string(), "02:00:00:00:00:42");
+    l.b.set_promiscuous(true).unwrap();
+    l.b.set_promiscuous(false).unwrap();
+    let mut pipe = Port::open(&format!("netmap:macpipe_{}{{0", std::process::id())).unwrap();
+    assert!(pipe.set_mac([0; 6]).is_err() && pipe.set_promiscuous(true).is_err());
+}

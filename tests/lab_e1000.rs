@@ -104,3 +104,27 @@ head -1 /tmp/br.log; tail -1 /tmp/br.log; grep -E '^(Received|Verified)' /tmp/rx
         "{text}"
     );
 }
+
+/// QEMU filters unicast by the MAC the driver programs (RAL0/RAH0 with
+/// address-valid): frames to B's own MAC arrive, frames to a foreign MAC
+/// do not, unless B is promiscuous (RCTL.UPE).
+#[test]
+fn unicast_filter_and_promiscuous_mode() {
+    let Some(_lab) = lab_ready() else { return };
+    build_examples();
+    let script = r#"A=${LAB_NICS%% *}; B=${LAB_NICS##* }; MB=${LAB_MACS##* }
+PG=target/release/examples/pkt-gen
+run() { # $1: rx port options, $2: destination MAC
+  timeout -s TERM 8 $PG -i "vfio:$B$1" -f rx -n 1000 > /tmp/rx.log 2>&1 & rx=$!
+  sleep 2; $PG -i vfio:$A -f tx -n 1000 -R 2000 -D $2 > /dev/null; wait $rx
+  grep '^Received' /tmp/rx.log | cut -d' ' -f2
+}
+echo "own: $(run '' $MB)"
+echo "foreign: $(run '' 02:11:22:33:44:55)"
+echo "foreign-promisc: $(run '@conf:promisc=1' 02:11:22:33:44:55)""#;
+    let out = lab_sh(&[], script);
+    let text = stdout(&out);
+    assert!(text.contains("own: 1000\n"), "{text}");
+    assert!(text.contains("foreign: 0\n"), "{text}");
+    assert!(text.contains("foreign-promisc: 1000\n"), "{text}");
+}

@@ -34,6 +34,8 @@ pub trait NicBackend: Send {
     fn info(&mut self) -> NicInfo;
     /// Turns promiscuous reception on or off.
     fn set_promiscuous(&mut self, on: bool);
+    /// Changes the unicast address the NIC accepts (and reports).
+    fn set_mac(&mut self, mac: [u8; 6]);
     /// Stops the device's DMA before the memory goes away.
     fn shutdown(&mut self, region: &Region);
     /// Prepares to sleep until ring `ring` (hardware index) in `dir` may

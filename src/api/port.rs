@@ -312,6 +312,22 @@ impl Port {
         }
     }
 
+    /// Sets the MAC a NIC port receives unicast frames for; an error on
+    /// pipes.
+    pub fn set_mac(&mut self, mac: [u8; 6]) -> Result<(), ApiError> {
+        match &mut self.backend {
+            Backend::Nic { driver, .. } => {
+                driver.set_mac(mac);
+                Ok(())
+            }
+            Backend::Pipe(_) => Err(ApiError::Unsupported {
+                port: self.name.clone(),
+                what: "a MAC address".into(),
+                hint: " on a pipe".into(),
+            }),
+        }
+    }
+
     /// Promiscuous reception on a NIC port; an error on pipes.
     pub fn set_promiscuous(&mut self, on: bool) -> Result<(), ApiError> {
         match &mut self.backend {

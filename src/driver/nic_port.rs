@@ -159,6 +159,9 @@ impl NicBackend for VfioNic {
     fn set_promiscuous(&mut self, on: bool) {
         self.nic.set_promiscuous(on)
     }
+    fn set_mac(&mut self, mac: [u8; 6]) {
+        self.nic.set_mac(mac)
+    }
     fn shutdown(&mut self, region: &Region) {
         self.nic.shutdown(region)
     }

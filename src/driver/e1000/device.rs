@@ -399,6 +399,9 @@ impl<R: RegisterAccess + Send> NicBackend for E1000<R> {
     fn set_promiscuous(&mut self, on: bool) {
         E1000::set_promiscuous(self, on)
     }
+    fn set_mac(&mut self, mac: [u8; 6]) {
+        E1000::set_mac(self, mac)
+    }
     fn shutdown(&mut self, region: &Region) {
         self.stop();
         self.tx.descs.release(region);
