@@ -7,112 +7,14 @@
 //! only one runs at a time: each spawns busy-polling processes, and running
 //! them side by side on a small machine would distort the timing checks.
 
-use std::io::Read;
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, MutexGuard, Once};
+mod common;
+
+use common::tools::*;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use vfio_netmap::api::Port;
-
-static BUILD: Once = Once::new();
-static SERIAL: Mutex<()> = Mutex::new(());
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Path of a release-built example, building the examples once.
-fn example(name: &str) -> PathBuf {
-    BUILD.call_once(|| {
-        let t = Instant::now();
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--release", "--examples"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("running cargo build");
-        assert!(status.success(), "cargo build --release --examples failed");
-        eprintln!("built examples in {:.1?}", t.elapsed());
-    });
-    // target/<profile>/deps/<this test> -> target/release/examples/<name>
-    let exe = std::env::current_exe().unwrap();
-    let target = exe.parent().unwrap().parent().unwrap().parent().unwrap();
-    target.join("release").join("examples").join(name)
-}
-
-/// A pipe name no other test (or test run) uses.
-fn unique(tag: &str) -> String {
-    format!(
-        "{tag}{}n{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-fn pktgen(args: &[&str]) -> Child {
-    Command::new(example("pkt-gen"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawning pkt-gen")
-}
-
-struct Done {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-/// Waits for `child` at most `limit` (killing it and failing after that).
-fn finish(mut child: Child, limit: Duration, what: &str) -> Done {
-    let start = Instant::now();
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        out.read_to_string(&mut s).ok();
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        err.read_to_string(&mut s).ok();
-        s
-    });
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if start.elapsed() > limit {
-            child.kill().ok();
-            let st = child.wait().unwrap();
-            let (o, e) = (t_out.join().unwrap(), t_err.join().unwrap());
-            panic!("{what} did not finish within {limit:?} ({st}):\n{o}\n{e}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let done = Done {
-        status,
-        stdout: t_out.join().unwrap(),
-        stderr: t_err.join().unwrap(),
-        elapsed: start.elapsed(),
-    };
-    eprintln!(
-        "--- {what}: {} in {:.2?}\n{}{}",
-        done.status, done.elapsed, done.stdout, done.stderr
-    );
-    done
-}
-
-fn line<'a>(out: &'a str, prefix: &str) -> &'a str {
-    out.lines()
-        .find(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no `{prefix}` line in:\n{out}"))
-}
 
 #[test]
 fn ten_million_packets_cross_processes_verified() {

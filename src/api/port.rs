@@ -437,17 +437,7 @@ fn pipe_spec(
         None => name.to_string(),
     };
     let mut spec = PipeSpec::new(&region, id, end);
-    let number = |key: &str| -> Result<Option<u32>, ApiError> {
-        parsed
-            .conf(key)
-            .map(|v| {
-                v.parse::<u32>().map_err(|_| ApiError::BadOption {
-                    port: port.to_string(),
-                    message: format!("`@conf:{key}={v}`: expected a number"),
-                })
-            })
-            .transpose()
-    };
+    let number = |key: &str| conf_number(port, parsed, key);
     if let Some(slots) = number("slots")? {
         spec.slots = slots;
     }
@@ -476,17 +466,7 @@ fn nic_options(
     parsed: &PortName,
 ) -> Result<crate::driver::nic_port::NicOptions, ApiError> {
     let mut opts = crate::driver::nic_port::NicOptions::default();
-    let number = |key: &str| -> Result<Option<u32>, ApiError> {
-        parsed
-            .conf(key)
-            .map(|v| {
-                v.parse::<u32>().map_err(|_| ApiError::BadOption {
-                    port: port.to_string(),
-                    message: format!("`@conf:{key}={v}`: expected a number"),
-                })
-            })
-            .transpose()
-    };
+    let number = |key: &str| conf_number(port, parsed, key);
     if let Some(slots) = number("slots")? {
         opts.slots = slots;
         opts.region.max_slots = opts.region.max_slots.max(slots);
@@ -510,4 +490,17 @@ fn nic_options(
 /// The shared region file of pipes named `name` (or of `@N` as `memN`).
 fn pipe_region_file(name: &str) -> String {
     format!("pipe-{name}")
+}
+
+/// The number in `@conf:KEY=N`, if given.
+fn conf_number(port: &str, parsed: &PortName, key: &str) -> Result<Option<u32>, ApiError> {
+    parsed
+        .conf(key)
+        .map(|v| {
+            v.parse::<u32>().map_err(|_| ApiError::BadOption {
+                port: port.to_string(),
+                message: format!("`@conf:{key}={v}`: expected a number"),
+            })
+        })
+        .transpose()
 }
