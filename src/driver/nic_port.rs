@@ -60,7 +60,12 @@ impl Default for NicOptions {
             promiscuous: false,
             link_wait: Duration::from_secs(2),
             unsafe_noiommu: false,
-            region: RegionConfig::default(),
+            // Room for a few NICs with 4096-slot rings (2 x 4096 buffers
+            // each): all NIC ports of a process share this region.
+            region: RegionConfig {
+                num_bufs: 32768,
+                ..RegionConfig::default()
+            },
             shared_region: None,
         }
     }
