@@ -222,3 +222,46 @@ kill $br; wait $br; head -1 /tmp/br.log; tail -1 /tmp/br.log"#;
         );
     }
 }
+
+/// The receiver's RX ring is full (a bridge into a pipe nobody reads):
+/// the sender finishes anyway (the hub drops what does not fit, no hang),
+/// and once a reader comes, what was held arrives intact. Then both ends
+/// are closed in the middle of traffic (SIGTERM), and a new pair delivers
+/// every frame.
+#[test]
+fn full_peer_ring_and_close_during_traffic() {
+    let Some(_lab) = lab_ready() else { return };
+    build_examples();
+    let script = r#"A=${LAB_NICS%% *}; B=${LAB_NICS##* }
+PG=target/release/examples/pkt-gen; BR=target/release/examples/bridge
+timeout -s TERM 60 $BR -i "vfio:$B@1" -i "netmap:full{0@1" > /tmp/br.log 2>&1 & br=$!
+sleep 3
+timeout 30 $PG -i vfio:$A -f tx -n 50000 -R 50000 > /tmp/tx.log 2>&1; echo "sender with a full peer: status $?"
+timeout -s TERM 5 $PG -i "netmap:full}0@1" -f rx > /tmp/rx.log 2>&1
+grep '^Verified' /tmp/rx.log | sed 's/^/late reader: /'
+kill $br; wait $br
+timeout -s TERM 5 $PG -i "vfio:$B@conf:slots=4096" -f rx > /dev/null 2>&1 & rx=$!
+sleep 2
+timeout -s TERM 2 $PG -i "vfio:$A@conf:slots=4096" -f tx -n 0 -R 100000 > /dev/null 2>&1
+wait $rx
+echo "closed during traffic"
+timeout -s TERM 30 $PG -i "vfio:$B@conf:slots=4096" -f rx -n 50000 > /tmp/rx.log 2>&1 & rx=$!
+sleep 2
+$PG -i "vfio:$A@conf:slots=4096" -f tx -n 50000 -R 100000 > /dev/null
+wait $rx; echo "new pair: status $?"; grep '^Verified' /tmp/rx.log"#;
+    let out = lab_sh(&[], script);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("sender with a full peer: status 0"), "{text}");
+    let late = text
+        .lines()
+        .find(|l| l.starts_with("late reader: "))
+        .expect("late reader line");
+    assert!(late.contains(", 0 out-of-order, 0 corrupt"), "{late}");
+    assert!(text.contains("closed during traffic"), "{text}");
+    assert!(text.contains("new pair: status 0"), "{text}");
+    assert!(
+        text.contains("Verified: 50000 ok, 0 lost, 0 out-of-order, 0 corrupt"),
+        "{text}"
+    );
+}
