@@ -269,12 +269,7 @@ impl<R: RegisterAccess> E1000<R> {
     /// Link speed in Mb/s (10, 100, 1000), if up.
     pub fn link_speed(&self) -> Option<u32> {
         let s = self.regs.read32(STATUS);
-        let speed = match (s >> STATUS_SPEED_SHIFT) & 3 {
-            0 => 10,
-            1 => 100,
-            _ => 1000,
-        };
-        (s != u32::MAX && s & STATUS_LU != 0).then_some(speed)
+        (s != u32::MAX && s & STATUS_LU != 0).then_some(speed_mbps(s))
     }
 
     pub fn model(&self) -> Model {
@@ -420,11 +415,7 @@ pub fn read_state(regs: &impl RegisterAccess) -> Vec<(String, String)> {
         )];
     }
     let link = if status & STATUS_LU != 0 {
-        let speed = match (status >> STATUS_SPEED_SHIFT) & 3 {
-            0 => 10,
-            1 => 100,
-            _ => 1000,
-        };
+        let speed = speed_mbps(status);
         let duplex = if status & STATUS_FD != 0 {
             "full"
         } else {
@@ -464,4 +455,13 @@ pub fn read_state(regs: &impl RegisterAccess) -> Vec<(String, String)> {
         .collect();
     out.push(("Counters (since last read)".to_string(), values.join(" ")));
     out
+}
+
+/// Link speed in Mb/s from STATUS.SPEED.
+fn speed_mbps(status: u32) -> u32 {
+    match (status >> STATUS_SPEED_SHIFT) & 3 {
+        0 => 10,
+        1 => 100,
+        _ => 1000,
+    }
 }
