@@ -3,6 +3,7 @@
 
 pub mod desc_ring;
 pub mod e1000;
+pub mod ixgbe;
 pub mod pci_addr;
 pub mod regs;
 
