@@ -106,9 +106,6 @@ impl TxQueue {
                     paylen = 0;
                 }
                 self.note_report(k, report);
-                if s.flags & CLEARED_ON_TX != 0 {
-                    ring.set_slot_flags(k, s.flags & !CLEARED_ON_TX);
-                }
                 last = Some((k, self.descs.read(k)));
                 k = next;
             }
@@ -135,6 +132,16 @@ impl TxQueue {
                 self.note_report(pos, true);
             }
             if k != kring.hwcur {
+                // Flags of the slots handed over are consumed (a held-back
+                // fragment keeps its NS_MOREFRAG for the next sync).
+                let mut j = kring.hwcur;
+                while j != k {
+                    let flags = ring.slot(j).flags;
+                    if flags & CLEARED_ON_TX != 0 {
+                        ring.set_slot_flags(j, flags & !CLEARED_ON_TX);
+                    }
+                    j = kring.next(j);
+                }
                 fence(Ordering::Release);
                 regs.write32(tdt(self.index), k);
                 kring.hwcur = k;
