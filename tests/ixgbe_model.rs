@@ -830,3 +830,111 @@ fn x540_init_leaves_the_phy_alone_and_sizes_its_buffers() {
     assert_eq!(nic.chip().name(), "X540 (ixgbe)");
     assert!(model.violations().is_empty(), "{:?}", model.violations());
 }
+
+#[test]
+fn split_queues_transmit_from_their_own_threads() {
+    use vfio_netmap::api::nic::{NicBackend, NicRings};
+    use vfio_netmap::driver::ixgbe::{Ixgbe, split};
+    let queues = 4;
+    let per_queue = 200u64;
+    let slots = 256;
+    let region = region("ixgbe-split", 32768);
+    let dma: Arc<dyn Dma> = Arc::new(RegionDma(region.clone()));
+    let model_a = IxgbeModel::new(Config::new(pair::MAC_A), dma.clone());
+    let model_b = IxgbeModel::new(Config::new(pair::MAC_B), dma);
+    IxgbeModel::connect(&model_a, &model_b);
+    let mut b =
+        pair::open_port(&region, &model_b, "b", queues, 1024, pair::model_options()).unwrap();
+    let rings = NicRings::allocate(&region, "a", queues, slots).unwrap();
+    let nic = Ixgbe::init(
+        ixgbe_model::ModelRegs(model_a.clone()),
+        pair::chip(),
+        &region,
+        pair::window(&region),
+        &rings,
+        pair::model_options(),
+    )
+    .unwrap();
+    let threads: Vec<_> = split(nic)
+        .into_iter()
+        .zip(rings.tx.clone())
+        .map(|(mut q, (off, mut kring))| {
+            let region = region.clone();
+            std::thread::spawn(move || {
+                let qi = q.index();
+                let mem = region.ring(off, slots);
+                let deadline = Instant::now() + Duration::from_secs(10);
+                for seq in 0..per_queue {
+                    loop {
+                        let (cur, tail) = (mem.cur(), mem.tail());
+                        if cur != tail {
+                            break;
+                        }
+                        assert!(Instant::now() < deadline, "queue {qi} stalled");
+                        q.txsync(&region, 0, &mem, &mut kring).unwrap();
+                    }
+                    let cur = mem.cur();
+                    let f = ipv4_frame(
+                        [10, 0, qi as u8, 1],
+                        [10, 9, 9, 9],
+                        5000 + qi as u16,
+                        80,
+                        false,
+                        seq,
+                        100,
+                    );
+                    // SAFETY: slot `cur` is in [head, tail): the
+                    // application's, so its buffer is ours to fill.
+                    let buf = unsafe { region.buf_mut(mem.slot(cur).buf_idx) }.unwrap();
+                    buf[..f.len()].copy_from_slice(&f);
+                    mem.set_slot_len(cur, f.len() as u16);
+                    let next = if cur + 1 == slots { 0 } else { cur + 1 };
+                    mem.set_head(next);
+                    mem.set_cur(next);
+                    if seq % 16 == 15 {
+                        q.txsync(&region, 0, &mem, &mut kring).unwrap();
+                    }
+                }
+                // Wait for every completion.
+                loop {
+                    q.txsync(&region, 0, &mem, &mut kring).unwrap();
+                    let prev = if mem.head() == 0 {
+                        slots - 1
+                    } else {
+                        mem.head() - 1
+                    };
+                    if mem.tail() == prev {
+                        break;
+                    }
+                    assert!(Instant::now() < deadline, "queue {qi} completions");
+                    std::thread::yield_now();
+                }
+                q
+            })
+        })
+        .collect();
+    let mut backends: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let mut seen = std::collections::HashSet::new();
+    for (_, p) in drain(&mut b) {
+        let src_q = p[14 + 14] as u64; // third byte of the source address
+        let seq = u64::from_le_bytes(p[54..62].try_into().unwrap());
+        assert!(seen.insert((src_q, seq)), "duplicate {src_q}/{seq}");
+    }
+    assert_eq!(seen.len() as u64, queues as u64 * per_queue, "frames lost");
+    let info = backends[0].info();
+    for (q, backend) in backends.iter_mut().enumerate() {
+        let info = backend.info();
+        assert_eq!(info.counter(&format!("QPTC{q}")), Some(per_queue));
+    }
+    assert_eq!(info.counter("GPTC"), Some(queues as u64 * per_queue));
+    for q in &mut backends {
+        q.shutdown(&region);
+    }
+    rings.free(&region);
+    assert!(model_a.dma_faults().is_empty() && model_b.dma_faults().is_empty());
+    assert!(
+        model_a.violations().is_empty(),
+        "{:?}",
+        model_a.violations()
+    );
+}

@@ -645,32 +645,8 @@ impl<R: RegisterAccess> Ixgbe<R> {
 
     /// Reads the clear-on-read counters and adds them to the totals.
     pub fn update_stats(&mut self) -> Stats {
-        let r = &self.regs;
-        let read = |off| {
-            let v = r.read32(off);
-            if v == u32::MAX { 0 } else { v as u64 }
-        };
-        let s = &mut self.stats;
-        s.crcerrs += read(st::CRCERRS);
-        s.rlec += read(st::RLEC);
-        s.ruc += read(st::RUC);
-        s.roc += read(st::ROC);
-        s.mpc += (0..PACKET_BUFFERS).map(|i| read(st::mpc(i))).sum::<u64>();
-        s.rnbc += (0..PACKET_BUFFERS).map(|i| read(st::rnbc(i))).sum::<u64>();
-        s.gprc += read(st::GPRC);
-        s.gptc += read(st::GPTC);
-        // Low then high: the 36-bit octet counters clear when the high half
-        // is read.
-        s.gorc += read(st::GORCL) | (read(st::GORCH) << 32);
-        s.gotc += read(st::GOTCL) | (read(st::GOTCH) << 32);
-        s.tpr += read(st::TPR);
-        s.tpt += read(st::TPT);
-        for q in 0..QUEUE_COUNTERS {
-            s.qprc[q] += read(st::qprc(q));
-            s.qptc[q] += read(st::qptc(q));
-            s.qprdc[q] += read(st::qprdc(q));
-        }
-        s.queue = self
+        accumulate_stats(&self.regs, &mut self.stats);
+        self.stats.queue = self
             .rx
             .iter()
             .fold(QueueErrors::default(), |a, q| QueueErrors {
@@ -716,11 +692,77 @@ impl<R: RegisterAccess> Ixgbe<R> {
         self.window
     }
 
+    /// Takes the driver apart (for [`super::split`]).
+    pub(super) fn into_parts(self) -> (R, Chip, DmaWindow, [u8; 6], Vec<TxQueue>, Vec<RxQueue>) {
+        (
+            self.regs,
+            self.chip,
+            self.window,
+            self.mac,
+            self.tx,
+            self.rx,
+        )
+    }
+
     /// Whether TX queue `q` still has descriptors the device has not
     /// reported done.
     pub fn tx_busy(&self, q: usize) -> bool {
         self.tx.get(q).is_some_and(|t| t.busy())
     }
+}
+
+/// Adds the device's clear-on-read counters to `s` (all-ones reads, from
+/// a removed device, count as 0).
+pub(crate) fn accumulate_stats<R: RegisterAccess>(r: &R, s: &mut Stats) {
+    let read = |off| {
+        let v = r.read32(off);
+        if v == u32::MAX { 0 } else { v as u64 }
+    };
+    s.crcerrs += read(st::CRCERRS);
+    s.rlec += read(st::RLEC);
+    s.ruc += read(st::RUC);
+    s.roc += read(st::ROC);
+    s.mpc += (0..PACKET_BUFFERS).map(|i| read(st::mpc(i))).sum::<u64>();
+    s.rnbc += (0..PACKET_BUFFERS).map(|i| read(st::rnbc(i))).sum::<u64>();
+    s.gprc += read(st::GPRC);
+    s.gptc += read(st::GPTC);
+    // Low then high: the 36-bit octet counters clear when the high half is
+    // read.
+    s.gorc += read(st::GORCL) | (read(st::GORCH) << 32);
+    s.gotc += read(st::GOTCL) | (read(st::GOTCH) << 32);
+    s.tpr += read(st::TPR);
+    s.tpt += read(st::TPT);
+    for q in 0..QUEUE_COUNTERS {
+        s.qprc[q] += read(st::qprc(q));
+        s.qptc[q] += read(st::qptc(q));
+        s.qprdc[q] += read(st::qprdc(q));
+    }
+}
+
+/// The `NicInfo` counters of `s` for `queues` queue pairs.
+pub(crate) fn counters(s: &Stats, queues: std::ops::Range<usize>) -> Vec<(&'static str, u64)> {
+    let mut counters = vec![
+        ("GPRC", s.gprc),
+        ("GPTC", s.gptc),
+        ("GORC", s.gorc),
+        ("GOTC", s.gotc),
+        ("MPC", s.mpc),
+        ("RNBC", s.rnbc),
+        ("CRCERRS", s.crcerrs),
+        ("RLEC", s.rlec),
+        ("RUC", s.ruc),
+        ("ROC", s.roc),
+        ("TPR", s.tpr),
+        ("TPT", s.tpt),
+        ("rx_bad_length", s.queue.rx_bad_length),
+        ("rx_errors", s.queue.rx_errors),
+    ];
+    for q in queues.filter(|&q| q < QUEUE_COUNTERS) {
+        counters.push((QPRC_NAMES[q], s.qprc[q]));
+        counters.push((QPTC_NAMES[q], s.qptc[q]));
+        counters.push((QPRDC_NAMES[q], s.qprdc[q]));
+    }
+    counters
 }
 
 const QPRC_NAMES: [&str; 16] = [
@@ -753,6 +795,10 @@ impl<R: RegisterAccess + Send> NicBackend for Ixgbe<R> {
         mem: &RingMem<'_>,
         kring: &mut KRing,
     ) -> Result<(), ApiError> {
+        // The ring's own index names the queue: a port bound to one ring
+        // pair (`-N`) passes its position in the port (0), not the queue.
+        let _ = ring;
+        let ring = kring.id.index as usize;
         let count = self.tx.len();
         let q = self
             .tx
@@ -767,6 +813,10 @@ impl<R: RegisterAccess + Send> NicBackend for Ixgbe<R> {
         mem: &RingMem<'_>,
         kring: &mut KRing,
     ) -> Result<(), ApiError> {
+        // The ring's own index names the queue: a port bound to one ring
+        // pair (`-N`) passes its position in the port (0), not the queue.
+        let _ = ring;
+        let ring = kring.id.index as usize;
         let count = self.rx.len();
         let q = self
             .rx
@@ -779,27 +829,7 @@ impl<R: RegisterAccess + Send> NicBackend for Ixgbe<R> {
     }
     fn info(&mut self) -> NicInfo {
         let s = self.update_stats();
-        let mut counters = vec![
-            ("GPRC", s.gprc),
-            ("GPTC", s.gptc),
-            ("GORC", s.gorc),
-            ("GOTC", s.gotc),
-            ("MPC", s.mpc),
-            ("RNBC", s.rnbc),
-            ("CRCERRS", s.crcerrs),
-            ("RLEC", s.rlec),
-            ("RUC", s.ruc),
-            ("ROC", s.roc),
-            ("TPR", s.tpr),
-            ("TPT", s.tpt),
-            ("rx_bad_length", s.queue.rx_bad_length),
-            ("rx_errors", s.queue.rx_errors),
-        ];
-        for q in 0..self.tx.len().min(QUEUE_COUNTERS) {
-            counters.push((QPRC_NAMES[q], s.qprc[q]));
-            counters.push((QPTC_NAMES[q], s.qptc[q]));
-            counters.push((QPRDC_NAMES[q], s.qprdc[q]));
-        }
+        let counters = counters(&s, 0..self.tx.len());
         NicInfo {
             model: self.chip.name().to_string(),
             mac: self.mac,

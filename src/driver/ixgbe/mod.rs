@@ -5,6 +5,8 @@ pub mod desc;
 pub mod device;
 pub mod queue;
 pub mod regs;
+pub mod split;
 
 pub use device::{Chip, Ixgbe, IxgbeError, MacType, Options, Stats};
 pub use queue::QueueErrors;
+pub use split::{IxgbeQueue, split};
