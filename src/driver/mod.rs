@@ -9,6 +9,7 @@ pub mod error;
 pub mod fake_host;
 pub mod host;
 pub mod info;
+pub mod ixgbe;
 pub mod json;
 pub mod nic_port;
 pub mod pci;
