@@ -40,7 +40,7 @@ sleep 2; sig close_tx TERM; sleep 0.5; sig close_rx TERM
 waitfor close_tx 10; waitfor close_rx 10
 bg after_close_rx $PG -i vfio:$B$S -f rx -n 50000
 sleep 2
-fg after_close_tx $PG -i vfio:$A$S -f tx -n 50000 -D $MB -S $MA -R 50000
+fg after_close_tx timeout 60 $PG -i vfio:$A$S -f tx -n 50000 -D $MB -S $MA -R 50000
 waitfor after_close_rx 20
 
 # 3. SIGKILL the sender mid-transmit and the receiver too; the next
@@ -52,7 +52,7 @@ sleep 2; sig kill_tx KILL; sleep 0.2; sig kill_rx KILL
 waitfor kill_tx 10; waitfor kill_rx 10
 bg reopen_rx $PG -i vfio:$B$S -f rx -n 100000
 sleep 2
-fg reopen_tx $PG -i vfio:$A$S -f tx -n 100000 -D $MB -S $MA -R 50000
+fg reopen_tx timeout 60 $PG -i vfio:$A$S -f tx -n 100000 -D $MB -S $MA -R 50000
 waitfor reopen_rx 30
 
 # 4. Open/close cycles in one process, a frame A -> B every 25 cycles.

@@ -1,6 +1,6 @@
 //! Reading what the guest scripts of the lab_e1000_* tests print: each step
-//! logs to /tmp/NAME.log, the script ends with `### NAME rc=N` headers
-//! followed by each log.
+//! logs to /tmp/logs/NAME.log, printed when the step ends after a
+//! `### NAME rc=N` header.
 #![allow(dead_code)]
 
 /// The log of step `name` (empty if missing).
@@ -83,23 +83,23 @@ S=@conf:slots=4096
 mkdir -p /tmp/logs
 # bg NAME CMD...: run in the background, log to /tmp/logs/NAME.log
 bg() { n=$1; shift; "$@" > /tmp/logs/$n.log 2>&1 & eval "pid_$n=$!"; }
+# show NAME: print a finished step's status and log (at once, so a guest
+# that later times out still shows what happened)
+show() {
+	echo '###' "$1 rc=$(cat /tmp/logs/$1.rc 2>/dev/null || echo none)"
+	grep -v ' Mpps (' /tmp/logs/$1.log
+}
 # fg NAME CMD...: run, log, remember the status
-fg() { n=$1; shift; "$@" > /tmp/logs/$n.log 2>&1; echo $? > /tmp/logs/$n.rc; }
+fg() { n=$1; shift; "$@" > /tmp/logs/$n.log 2>&1; echo $? > /tmp/logs/$n.rc; show $n; }
 # waitfor NAME SECS: wait for a bg step, TERM it after SECS (the status
 # then is 143, or what it returns after handling TERM)
 waitfor() {
 	eval "p=\$pid_$1"; i=0
 	while kill -0 $p 2>/dev/null && [ $i -lt $(($2 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
 	if kill -0 $p 2>/dev/null; then echo "step $1: still running after $2 s" >> /tmp/logs/$1.log; kill -TERM $p; fi
-	wait $p; echo $? > /tmp/logs/$1.rc
+	wait $p; echo $? > /tmp/logs/$1.rc; show $1
 }
 # sig NAME SIGNAL: signal a bg step
 sig() { eval "kill -$2 \$pid_$1"; }
-report() {
-	for f in /tmp/logs/*.log; do
-		n=${f##*/}; n=${n%.log}
-		echo '###' "$n rc=$(cat /tmp/logs/$n.rc 2>/dev/null || echo none)"
-		grep -v ' Mpps (' $f
-	done
-}
+report() { :; }
 "#;
