@@ -191,6 +191,9 @@ drv=$(readlink $d/driver); echo "driver_A=${{drv##*/}} iface_B=$IFB"
 echo 1 > /proc/sys/net/ipv6/conf/$IFB/disable_ipv6
 ip link set $IFB up
 i=0; while [ "$(cat /sys/class/net/$IFB/carrier 2>/dev/null)" != 1 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+# QEMU's e1000 holds reception back for 1 s after each RCTL write (the
+# kernel driver writes it when the interface comes up).
+sleep 2
 st() {{ cat /sys/class/net/$IFB/statistics/$1; }}
 echo k_rx0=$(st rx_packets); echo k_tx0=$(st tx_packets)
 fg ours_tx $PG -i vfio:$A$S -f tx -n 10000 -R 5000 -S $MA -D $MB
@@ -201,7 +204,7 @@ sleep 2
 fg kernel_send python3 hw/lab-kernel-send $IFB $MA 5000 2500
 waitfor ours_rx 30
 echo k_rx2=$(st rx_packets); echo k_tx2=$(st tx_packets)
-echo k_rx_dropped=$(st rx_dropped); echo k_rx_errors=$(st rx_errors)
+echo k_rx_dropped=$(st rx_dropped); echo k_rx_errors=$(st rx_errors); echo k_rx_missed=$(st rx_missed_errors)
 report
 "#
     );
@@ -257,7 +260,8 @@ fn lab_e1000_bridge_both_ways() {
     let script = format!(
         r#"{PRELUDE}
 P=@conf:slots=4096,promisc=1
-bg bridge target/release/examples/bridge -i vfio:$B$P -i vfio:$C$P
+# Two ports of 2 x 4096 slots each share the process's region.
+bg bridge target/release/examples/bridge -i vfio:$B$P,bufs=20000 -i vfio:$C$P
 sleep 2
 bg a $PG -i vfio:$A$S -f txrx -n {n} -R {rate} -S $MA -D $MD -l 60-200
 bg d $PG -i vfio:$D$S -f txrx -n {n} -R {rate} -S $MD -D $MA -l 60-200
