@@ -177,7 +177,7 @@ hw/lab-link 1 down; sleep 1.5; hw/lab-link 1 up; sleep 2.5
 hw/lab-link 0 down; sleep 1; hw/lab-link 0 up; sleep 2.5
 sig tx TERM; sleep 1; sig rx TERM
 waitfor tx 10; waitfor rx 10
-hw/lab-link 9 down 2> /tmp/logs/bad_link.log; echo $? > /tmp/logs/bad_link.rc
+fg bad_link hw/lab-link 9 down
 report
 "#
     );
