@@ -16,7 +16,11 @@ use clap::Parser;
 use vfio_netmap::api::Port;
 
 #[derive(Parser, Debug)]
-#[command(name = "nic-cycle", version, about = "Open/close NIC ports in a loop and check for leaks")]
+#[command(
+    name = "nic-cycle",
+    version,
+    about = "Open/close NIC ports in a loop and check for leaks"
+)]
 struct Args {
     /// NIC port (repeatable), e.g. `vfio:0000:00:02.0@conf:slots=1024`.
     #[arg(short = 'i', long = "interface", value_name = "PORT", action = clap::ArgAction::Append, required = true)]
