@@ -18,7 +18,7 @@
 pub mod pair;
 pub mod toeplitz;
 
-use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 
@@ -28,8 +28,17 @@ use vfio_netmap::driver::regs::RegisterAccess;
 pub trait Dma: Send + Sync {
     /// Copies `buf.len()` bytes from `iova`; false if not mapped.
     fn read(&self, iova: u64, buf: &mut [u8]) -> bool;
-    /// Copies `data` to `iova`; false if not mapped.
+    /// Copies `data` to `iova`; false if not mapped. The copy may store
+    /// some bytes more than once (memcpy does), so it never carries a
+    /// descriptor's DD bit: see [`Dma::store_status`].
     fn write(&self, iova: u64, data: &[u8]) -> bool;
+    /// Writes the dword at `iova` (4-byte aligned) with exactly one store,
+    /// ordered after every earlier write: a descriptor's status, the last
+    /// thing the device writes. Once DD shows, the driver owns the
+    /// descriptor and may rewrite it at once; a second store of the same
+    /// bytes landing later (as memcpy's overlapping stores can) would undo
+    /// the driver's write, which real hardware never does.
+    fn store_status(&self, iova: u64, value: u32) -> bool;
 }
 
 // Offsets (the model keeps its own copy: it must not trust the driver's).
@@ -675,11 +684,8 @@ impl IxgbeModel {
                 frames.push(std::mem::take(&mut frame));
             }
             if ctl & (1 << 27) != 0 {
-                let mut wb = [0u8; 16];
-                wb[12] = 1; // DD
                 // The buffer reads above are done before DD shows.
-                fence(Ordering::Release);
-                if !self.dma.write(at, &wb) {
+                if !(self.dma.write(at, &[0u8; 12]) && self.dma.store_status(at + 12, 1)) {
                     s.dma_fault(format!("TX write-back at {at:#x}"));
                 }
             }
@@ -816,11 +822,9 @@ impl IxgbeModel {
             let status: u32 = if last { 0x3 } else { 0x1 };
             wb[12..14].copy_from_slice(&len.to_le_bytes());
             // As the hardware does: data, then the descriptor, with the
-            // status dword (DD) last and ordered after everything else.
-            fence(Ordering::Release);
+            // status dword (DD) last, in one store.
             let ok = self.dma.write(at, &wb[0..8]) && self.dma.write(at + 12, &wb[12..16]);
-            fence(Ordering::Release);
-            if !ok || !self.dma.write(at + 8, &status.to_le_bytes()) {
+            if !ok || !self.dma.store_status(at + 8, status) {
                 s.dma_fault(format!("RX write-back at {at:#x}"));
             }
             h = (h + 1) % n;

@@ -3,6 +3,7 @@
 //! model (what `model:ixgbe0` / `model:ixgbe1` open).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::{Config, Dma, IxgbeModel, ModelRegs, Runner};
@@ -51,6 +52,24 @@ impl Dma for RegionDma {
             return false;
         };
         dst[off..off + data.len()].copy_from_slice(data);
+        true
+    }
+    fn store_status(&self, iova: u64, value: u32) -> bool {
+        let Some((idx, off)) = self.locate(iova, 4) else {
+            return false;
+        };
+        // SAFETY: as above.
+        let Some(dst) = (unsafe { self.0.buf_mut(idx) }) else {
+            return false;
+        };
+        let ptr = dst[off..].as_mut_ptr().cast::<u32>();
+        if !ptr.is_aligned() {
+            return false;
+        }
+        // SAFETY: aligned, inside the buffer (checked by `locate`), and
+        // every access the model makes to it is this one atomic store.
+        let status = unsafe { AtomicU32::from_ptr(ptr) };
+        status.store(u32::to_le(value), Ordering::Release);
         true
     }
 }

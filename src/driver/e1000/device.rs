@@ -81,6 +81,43 @@ pub struct Stats {
     pub queue: QueueErrors,
 }
 
+/// A statistics register the manual says clears on read, but which a
+/// device may keep instead: QEMU's e1000 returns CRCERRS..MPC and RNBC
+/// without clearing them (and keeps them across CTRL.RST). Adding such a
+/// value at every read counts the same misses again and again. A nonzero
+/// read is read twice: if the second read returns the same value, the
+/// register keeps its count, and from then on only increases are added.
+#[derive(Clone, Copy, Debug, Default)]
+struct MaybeSticky {
+    sticky: bool,
+    /// The last value read, when sticky.
+    last: u64,
+}
+
+impl MaybeSticky {
+    /// What the counter gained since the previous read.
+    fn delta(&mut self, read: impl Fn() -> u64) -> u64 {
+        let v = read();
+        if self.sticky {
+            let d = v.saturating_sub(self.last);
+            self.last = v;
+            return d;
+        }
+        if v == 0 {
+            return 0;
+        }
+        let again = read();
+        if again == v {
+            self.sticky = true;
+            self.last = v;
+        } else {
+            // Cleared by the first read: `again` counts events since then.
+            return v + again;
+        }
+        v
+    }
+}
+
 /// One e1000-family NIC with one queue pair.
 pub struct E1000<R: RegisterAccess> {
     regs: R,
@@ -90,6 +127,8 @@ pub struct E1000<R: RegisterAccess> {
     tx: TxQueue,
     rx: RxQueue,
     stats: Stats,
+    /// MPC, RNBC, CRCERRS.
+    sticky: [MaybeSticky; 3],
     promiscuous: bool,
     device: String,
 }
@@ -133,6 +172,7 @@ impl<R: RegisterAccess> E1000<R> {
             tx,
             rx,
             stats: Stats::default(),
+            sticky: [MaybeSticky::default(); 3],
             promiscuous: opts.promiscuous,
             device: opts.device,
         };
@@ -295,15 +335,16 @@ impl<R: RegisterAccess> E1000<R> {
             if v == u32::MAX { 0 } else { v as u64 }
         };
         let s = &mut self.stats;
-        s.crcerrs += read(stats::CRCERRS);
-        s.mpc += read(stats::MPC);
+        let [mpc, rnbc, crcerrs] = &mut self.sticky;
+        s.crcerrs += crcerrs.delta(|| read(stats::CRCERRS));
+        s.mpc += mpc.delta(|| read(stats::MPC));
+        s.rnbc += rnbc.delta(|| read(stats::RNBC));
         s.gprc += read(stats::GPRC);
         s.gptc += read(stats::GPTC);
         // Low then high: the 64-bit octet counters clear when the high
         // half is read.
         s.gorc += read(stats::GORCL) | (read(stats::GORCH) << 32);
         s.gotc += read(stats::GOTCL) | (read(stats::GOTCH) << 32);
-        s.rnbc += read(stats::RNBC);
         s.tpr += read(stats::TPR);
         s.tpt += read(stats::TPT);
         s.queue = self.rx.errors;
@@ -463,5 +504,40 @@ fn speed_mbps(status: u32) -> u32 {
         0 => 10,
         1 => 100,
         _ => 1000,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MaybeSticky;
+    use std::cell::Cell;
+
+    /// A register that clears on read, as the manual says.
+    #[test]
+    fn clearing_counter_adds_each_read() {
+        let reg = Cell::new(5u64);
+        let read = || reg.replace(0);
+        let mut c = MaybeSticky::default();
+        assert_eq!(c.delta(read), 5);
+        reg.set(3);
+        assert_eq!(c.delta(read), 3);
+        assert_eq!(c.delta(read), 0);
+        assert!(!c.sticky);
+    }
+
+    /// A register that keeps its count (QEMU's e1000 MPC), already nonzero
+    /// before the driver came (it survives resets).
+    #[test]
+    fn sticky_counter_adds_increases_only() {
+        let reg = Cell::new(5905u64);
+        let read = || reg.get();
+        let mut c = MaybeSticky::default();
+        c.delta(read); // at init: discarded by clear_stats
+        assert!(c.sticky);
+        assert_eq!(c.delta(read), 0);
+        assert_eq!(c.delta(read), 0);
+        reg.set(6000);
+        assert_eq!(c.delta(read), 95);
+        assert_eq!(c.delta(read), 0);
     }
 }

@@ -148,9 +148,7 @@ impl<R: RegisterAccess + Send + Sync> NicBackend for IxgbeQueue<R> {
     }
     fn set_promiscuous(&mut self, on: bool) {
         let f = self.shared.regs.read32(FCTRL) & !(FCTRL_UPE | FCTRL_MPE);
-        self.with_receive_off(|r| {
-            r.write32(FCTRL, f | if on { FCTRL_UPE | FCTRL_MPE } else { 0 })
-        });
+        self.with_receive_off(|r| r.write32(FCTRL, f | if on { FCTRL_UPE | FCTRL_MPE } else { 0 }));
     }
     fn set_mac(&mut self, mac: [u8; 6]) {
         *self.shared.mac.lock().unwrap_or_else(|e| e.into_inner()) = mac;
