@@ -314,9 +314,9 @@ report
 /// region). A and D each run `pkt-gen -f txrx` (send and verify at once on
 /// one port) to the other: every frame arrives intact and in order, both
 /// ways at the same time: 1,000,000 frames each way (60-200 bytes) at
-/// 50,000 frames/s each (three busy processes share the guest's two
-/// vCPUs): 20 s of traffic, about 32 s in all (measured: 1,000,000 ok both
-/// ways, the bridge at 0.040 Mpps each way). `LAB_BRIDGE_FRAMES=N` runs N
+/// 30,000 frames/s each (three busy processes share the guest's two
+/// vCPUs; at 50,000/s each way a host busy with other work lost 5 % at the
+/// hubs): 33 s of traffic, about 45 s in all. `LAB_BRIDGE_FRAMES=N` runs N
 /// instead.
 #[test]
 fn lab_e1000_bridge_both_ways() {
@@ -326,7 +326,7 @@ fn lab_e1000_bridge_both_ways() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let rate = 50_000;
+    let rate = 30_000;
     let secs = n / rate + 30;
     let script = format!(
         r#"{PRELUDE}
