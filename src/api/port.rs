@@ -159,8 +159,20 @@ impl Port {
             )),
             PortKind::Vfio { addr } => {
                 let opts = nic_options(name, &parsed)?;
-                let mut port = crate::driver::nic_port::open(name, *addr, &opts)?;
-                port.bind_rings(&parsed)?;
+                // `-N` on a NIC set up with several queue pairs binds one
+                // (its own backend); on a one-queue NIC it narrows as usual.
+                let queue = match parsed.mode {
+                    RegMode::OneNic(n) if opts.rings > 1 || n > 0 => Some(n as usize),
+                    _ => None,
+                };
+                let mut port = crate::driver::nic_port::open(name, *addr, &opts, queue)?;
+                if port.is_queue_port() {
+                    let mut all = parsed.clone();
+                    all.mode = RegMode::AllNic;
+                    port.bind_rings(&all)?;
+                } else {
+                    port.bind_rings(&parsed)?;
+                }
                 Ok(port)
             }
             PortKind::Model { .. } => Err(unsupported("a model: port", " yet")),
@@ -306,6 +318,17 @@ impl Port {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Whether this port binds one queue pair of a shared multi-queue NIC.
+    fn is_queue_port(&self) -> bool {
+        matches!(
+            self.backend,
+            Backend::Nic {
+                owner: NicOwner::Queue { .. },
+                ..
+            }
+        )
     }
     pub fn region(&self) -> &Region {
         &self.region
@@ -558,7 +581,8 @@ fn pipe_spec(
 
 /// NIC options from a parsed name: `@conf:slots=N`, `@conf:promisc=1`,
 /// `@conf:link-wait=SECS`, `@conf:bufs=N` (the process's NIC region, when
-/// the first NIC port creates it), `/z`-free.
+/// the first NIC port creates it), `@conf:rings=N` (queue pairs of a
+/// multi-queue NIC), `@conf:itr=US` (interrupt moderation), `/z`-free.
 fn nic_options(
     port: &str,
     parsed: &PortName,
@@ -577,6 +601,18 @@ fn nic_options(
     }
     if let Some(bufs) = number("bufs")? {
         opts.region.num_bufs = bufs;
+    }
+    if let Some(rings) = number("rings")? {
+        if !(1..=64).contains(&rings) {
+            return Err(ApiError::BadOption {
+                port: port.to_string(),
+                message: format!("`@conf:rings={rings}`: a NIC has 1 to 64 ring pairs"),
+            });
+        }
+        opts.rings = rings as usize;
+    }
+    if let Some(itr) = number("itr")? {
+        opts.itr_us = itr;
     }
     opts.unsafe_noiommu = parsed.option("unsafe-noiommu").is_some();
     // `@N`: the region pipes opened with the same `@N` use, so buffers move

@@ -68,6 +68,12 @@ impl QueueSet {
         Ok(set)
     }
 
+    /// The set for `key`, if a port of the process has it open.
+    pub fn find(key: &str) -> Option<Arc<QueueSet>> {
+        let sets = SETS.lock().unwrap_or_else(|e| e.into_inner());
+        sets.iter().filter_map(Weak::upgrade).find(|s| s.key == key)
+    }
+
     /// How many queue pairs the device was set up with.
     pub fn queues(&self) -> usize {
         self.rings.tx.len()
