@@ -1202,3 +1202,18 @@ fn rings_option_out_of_range_is_refused_with_its_bounds() {
         );
     }
 }
+
+/// What `vfio-netmap info` shows for an ixgbe NIC, read from the model's
+/// registers after traffic.
+#[test]
+fn info_state_shows_link_mac_and_counters() {
+    let mut l = lab("ixgbe-info", 1, 128);
+    stream(&mut l, 10, 10, false);
+    let state =
+        vfio_netmap::driver::ixgbe::device::read_state(&ixgbe_model::ModelRegs(l.model_b.clone()));
+    let get = |k: &str| state.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    assert_eq!(get("Link").as_deref(), Some("up, 10 Gb/s"));
+    assert_eq!(get("MAC").as_deref(), Some("02:00:00:00:10:0b"));
+    let counters = get("Counters (since last read)").unwrap();
+    assert!(counters.contains("GPRC=10 "), "{counters}");
+}

@@ -885,3 +885,49 @@ pub(super) fn disarm_queue_vector(regs: &impl RegisterAccess, queue: usize) {
         regs.write32(EIMC, 1 << queue);
     }
 }
+
+/// Link, MAC and counters as `vfio-netmap info` shows them, read without
+/// touching the device's configuration (counters clear on read).
+pub fn read_state(regs: &impl RegisterAccess) -> Vec<(String, String)> {
+    if regs.read32(STATUS) == u32::MAX {
+        return vec![(
+            "State".into(),
+            "reads all-ones: removed or powered down".into(),
+        )];
+    }
+    let links = regs.read32(LINKS);
+    let link = if links & LINKS_UP != 0 {
+        match links & LINKS_SPEED_MASK {
+            LINKS_SPEED_10G => "up, 10 Gb/s",
+            LINKS_SPEED_1G => "up, 1 Gb/s",
+            LINKS_SPEED_100M => "up, 100 Mb/s",
+            _ => "up",
+        }
+    } else {
+        "down"
+    };
+    let (lo, hi) = (regs.read32(ral(0)), regs.read32(rah(0)));
+    let mac = [lo, lo >> 8, lo >> 16, lo >> 24, hi, hi >> 8]
+        .iter()
+        .map(|b| format!("{:02x}", *b as u8))
+        .collect::<Vec<_>>()
+        .join(":");
+    let counters = [
+        ("GPRC", st::GPRC),
+        ("GPTC", st::GPTC),
+        ("GORCL", st::GORCL),
+        ("GOTCL", st::GOTCL),
+        ("MPC0", st::mpc(0)),
+        ("CRCERRS", st::CRCERRS),
+        ("RLEC", st::RLEC),
+    ]
+    .iter()
+    .map(|(n, off)| format!("{n}={}", regs.read32(*off)))
+    .collect::<Vec<_>>()
+    .join(" ");
+    vec![
+        ("Link".into(), link.into()),
+        ("MAC".into(), mac),
+        ("Counters (since last read)".into(), counters),
+    ]
+}
