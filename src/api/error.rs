@@ -62,6 +62,23 @@ pub enum ApiError {
     },
 
     #[error(
+        "`{port}`: the NIC was set up with {count} ring pair(s) by the first port of this process \
+         that opened it; ask for more there with `@conf:rings=M` (M > {index}), or use `-N` with \
+         N < {count}"
+    )]
+    QueueOutOfRange {
+        port: String,
+        index: u32,
+        count: u32,
+    },
+
+    #[error(
+        "`{port}`: ring pair {index} is already bound by another port of this process; each ring \
+         pair has one owner (give each thread its own `-N`)"
+    )]
+    QueueBusy { port: String, index: u32 },
+
+    #[error(
         "pipe end `{port}` is already open in another process or handle; close it there first \
          (each pipe end has one owner)"
     )]

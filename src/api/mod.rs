@@ -10,6 +10,7 @@ pub mod nic;
 pub mod pipe;
 pub mod poll;
 pub mod port;
+pub mod queue_set;
 pub mod ring;
 
 pub use abi::{NetmapSlot, slot_flags};
@@ -21,4 +22,5 @@ pub use name::{
 };
 pub use pipe::PipeEnd;
 pub use port::{PipeSpec, Port};
+pub use queue_set::QueueSet;
 pub use ring::Ring;

@@ -10,8 +10,9 @@ use super::kring::KRing;
 use super::name::{PipeRole, PortKind, PortName, RegMode};
 use super::nic::{NicBackend, NicInfo, NicRings, NicWait};
 use super::pipe::{self, OpenedPipe, PipeEnd};
+use super::queue_set::{IdleQueue, QueueSet};
 use super::ring::Ring;
-use crate::mem::{Region, RegionConfig};
+use crate::mem::{Region, RegionConfig, RingMem};
 
 /// How to open a pipe end (what a port name resolves to).
 #[derive(Clone, Debug)]
@@ -45,8 +46,57 @@ enum Backend {
     Pipe(OpenedPipe),
     Nic {
         driver: Box<dyn NicBackend>,
-        rings: NicRings,
+        owner: NicOwner,
     },
+}
+
+/// Who owns a NIC port's rings.
+enum NicOwner {
+    /// The port: all the NIC's rings, stopped and freed when it closes.
+    Whole(NicRings),
+    /// A [`QueueSet`]: the port holds queue pair `queue` and gives it back.
+    /// `tx`/`rx`: the rings' state when the port took them, given back
+    /// as is for a direction the port did not bind (`/R`, `/T`).
+    Queue {
+        set: Arc<QueueSet>,
+        queue: usize,
+        tx: KRing,
+        rx: KRing,
+    },
+}
+
+/// Stands in for a backend given back to its queue set, while the port
+/// that held it finishes dropping.
+struct Released;
+
+impl NicBackend for Released {
+    fn txsync(
+        &mut self,
+        _: &Region,
+        _: usize,
+        _: &RingMem<'_>,
+        _: &mut KRing,
+    ) -> Result<(), ApiError> {
+        Ok(())
+    }
+    fn rxsync(
+        &mut self,
+        _: &Region,
+        _: usize,
+        _: &RingMem<'_>,
+        _: &mut KRing,
+    ) -> Result<(), ApiError> {
+        Ok(())
+    }
+    fn link_up(&self) -> bool {
+        false
+    }
+    fn info(&mut self) -> NicInfo {
+        NicInfo::default()
+    }
+    fn set_promiscuous(&mut self, _: bool) {}
+    fn set_mac(&mut self, _: [u8; 6]) {}
+    fn shutdown(&mut self, _: &Region) {}
 }
 
 /// An open port: netmap's file descriptor plus `netmap_if`.
@@ -109,8 +159,20 @@ impl Port {
             )),
             PortKind::Vfio { addr } => {
                 let opts = nic_options(name, &parsed)?;
-                let mut port = crate::driver::nic_port::open(name, *addr, &opts)?;
-                port.bind_rings(&parsed)?;
+                // `-N` on a NIC set up with several queue pairs binds one
+                // (its own backend); on a one-queue NIC it narrows as usual.
+                let queue = match parsed.mode {
+                    RegMode::OneNic(n) if opts.rings > 1 || n > 0 => Some(n as usize),
+                    _ => None,
+                };
+                let mut port = crate::driver::nic_port::open(name, *addr, &opts, queue)?;
+                if port.is_queue_port() {
+                    let mut all = parsed.clone();
+                    all.mode = RegMode::AllNic;
+                    port.bind_rings(&all)?;
+                } else {
+                    port.bind_rings(&parsed)?;
+                }
                 Ok(port)
             }
             PortKind::Model { .. } => Err(unsupported("a model: port", " yet")),
@@ -177,9 +239,37 @@ impl Port {
             tx: rings.tx.clone(),
             rx: rings.rx.clone(),
             region,
-            backend: Backend::Nic { driver, rings },
+            backend: Backend::Nic {
+                driver,
+                owner: NicOwner::Whole(rings),
+            },
             peer_seen: std::cell::Cell::new(false),
         }
+    }
+
+    /// Binds queue pair `queue` of a multi-queue NIC (`-N` on a NIC): the
+    /// port has that ring pair only, and its own backend, so each thread
+    /// can own one queue without locks. The `netmap_if` lists every ring of
+    /// the NIC, as netmap's does.
+    pub fn from_queue(name: &str, set: &Arc<QueueSet>, queue: usize) -> Result<Port, ApiError> {
+        let idle = set.take(name, queue)?;
+        Ok(Port {
+            name: name.to_string(),
+            if_offset: set.rings.if_offset,
+            tx: vec![(set.rings.tx[queue].0, idle.tx)],
+            rx: vec![(set.rings.rx[queue].0, idle.rx)],
+            region: set.region.clone(),
+            backend: Backend::Nic {
+                driver: idle.driver,
+                owner: NicOwner::Queue {
+                    set: set.clone(),
+                    queue,
+                    tx: idle.tx,
+                    rx: idle.rx,
+                },
+            },
+            peer_seen: std::cell::Cell::new(false),
+        })
     }
 
     /// Opens one end of a pipe.
@@ -228,6 +318,17 @@ impl Port {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Whether this port binds one queue pair of a shared multi-queue NIC.
+    fn is_queue_port(&self) -> bool {
+        matches!(
+            self.backend,
+            Backend::Nic {
+                owner: NicOwner::Queue { .. },
+                ..
+            }
+        )
     }
     pub fn region(&self) -> &Region {
         &self.region
@@ -411,9 +512,29 @@ impl Drop for Port {
                 let region = &self.region;
                 let _ = region.locked(|| pipe::close_end(region, entry, end));
             }
-            Backend::Nic { driver, rings } => {
+            Backend::Nic {
+                driver,
+                owner: NicOwner::Whole(rings),
+            } => {
                 driver.shutdown(&self.region);
                 rings.free(&self.region);
+            }
+            Backend::Nic {
+                driver,
+                owner: NicOwner::Queue { set, queue, tx, rx },
+            } => {
+                let driver = std::mem::replace(driver, Box::new(Released));
+                let now = |v: &Vec<(usize, KRing)>, at_open: &KRing| {
+                    v.first().map_or(*at_open, |(_, k)| *k)
+                };
+                set.give_back(
+                    *queue,
+                    IdleQueue {
+                        driver,
+                        tx: now(&self.tx, tx),
+                        rx: now(&self.rx, rx),
+                    },
+                );
             }
         }
     }
@@ -460,7 +581,8 @@ fn pipe_spec(
 
 /// NIC options from a parsed name: `@conf:slots=N`, `@conf:promisc=1`,
 /// `@conf:link-wait=SECS`, `@conf:bufs=N` (the process's NIC region, when
-/// the first NIC port creates it), `/z`-free.
+/// the first NIC port creates it), `@conf:rings=N` (queue pairs of a
+/// multi-queue NIC), `@conf:itr=US` (interrupt moderation), `/z`-free.
 fn nic_options(
     port: &str,
     parsed: &PortName,
@@ -479,6 +601,18 @@ fn nic_options(
     }
     if let Some(bufs) = number("bufs")? {
         opts.region.num_bufs = bufs;
+    }
+    if let Some(rings) = number("rings")? {
+        if !(1..=64).contains(&rings) {
+            return Err(ApiError::BadOption {
+                port: port.to_string(),
+                message: format!("`@conf:rings={rings}`: a NIC has 1 to 64 ring pairs"),
+            });
+        }
+        opts.rings = rings as usize;
+    }
+    if let Some(itr) = number("itr")? {
+        opts.itr_us = itr;
     }
     opts.unsafe_noiommu = parsed.option("unsafe-noiommu").is_some();
     // `@N`: the region pipes opened with the same `@N` use, so buffers move

@@ -269,6 +269,12 @@ pub enum DriverError {
 
     #[error(transparent)]
     Mem(#[from] crate::mem::MemError),
+
+    #[error("{device}: {source}")]
+    Ixgbe {
+        device: String,
+        source: super::ixgbe::IxgbeError,
+    },
 }
 
 impl DriverError {

@@ -98,11 +98,15 @@ fn nic_state(host: &Host, addr: PciAddr) -> Result<Option<Vec<(String, String)>>
     let container: Arc<Container> = Container::open(host, ContainerOptions::default())?;
     let device = Device::open(&container, addr)?;
     let (vendor, id) = (device.config_u16(0)?, device.config_u16(2)?);
-    if crate::driver::e1000::Model::from_device_id(vendor, id).is_none() {
-        return Ok(None);
+    if crate::driver::e1000::Model::from_device_id(vendor, id).is_some() {
+        let bar = device.map_bar(0)?;
+        return Ok(Some(crate::driver::e1000::device::read_state(&bar)));
     }
-    let bar = device.map_bar(0)?;
-    Ok(Some(crate::driver::e1000::device::read_state(&bar)))
+    if crate::driver::ixgbe::Chip::from_device_id(vendor, id).is_some() {
+        let bar = device.map_bar(0)?;
+        return Ok(Some(crate::driver::ixgbe::device::read_state(&bar)));
+    }
+    Ok(None)
 }
 
 fn region_name(index: u32) -> String {

@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use super::desc_ring::DmaWindow;
 use super::e1000::{self, E1000};
+use super::ixgbe::{self, Ixgbe};
 use super::vfio::{Container, ContainerOptions, Device, DmaMap, Interrupts, IrqKind, MappedBar};
 use super::{DriverError, Host, PciAddr};
 use crate::api::abi::Direction;
 use crate::api::nic::{NicBackend, NicInfo, NicRings, NicWait};
-use crate::api::{ApiError, KRing, Port};
+use crate::api::{ApiError, KRing, Port, QueueSet};
 use crate::mem::{Region, RegionConfig, RingMem};
 
 /// What every NIC port of the process shares.
@@ -51,6 +52,12 @@ pub struct NicOptions {
     /// port name: the region of pipes opened with the same `@N`), instead
     /// of the process's private NIC region.
     pub shared_region: Option<String>,
+    /// Queue pairs to set up on a multi-queue NIC (`@conf:rings=N`); `-N`
+    /// ports of one process then bind one each.
+    pub rings: usize,
+    /// Interrupt moderation of each queue's vector, in microseconds
+    /// (`@conf:itr=US`; 0 = an interrupt per event).
+    pub itr_us: u32,
 }
 
 impl Default for NicOptions {
@@ -67,6 +74,8 @@ impl Default for NicOptions {
                 ..RegionConfig::default()
             },
             shared_region: None,
+            rings: 1,
+            itr_us: 20,
         }
     }
 }
@@ -215,10 +224,59 @@ fn enable_irq(device: &Device) -> Option<Interrupts> {
     None
 }
 
-/// Opens `addr` as a port named `name`.
-pub fn open(name: &str, addr: PciAddr, opts: &NicOptions) -> Result<Port, ApiError> {
+/// Opens `addr` as a port named `name`: all its rings, or with `queue`
+/// (`-N`) one queue pair of a multi-queue NIC, which the other `-N` ports
+/// of the process share (see [`QueueSet`]).
+pub fn open(
+    name: &str,
+    addr: PciAddr,
+    opts: &NicOptions,
+    queue: Option<usize>,
+) -> Result<Port, ApiError> {
+    let key = format!("vfio:{addr}");
+    if let Some(set) = queue.and_then(|_| QueueSet::find(&key)) {
+        return Port::from_queue(name, &set, queue.unwrap_or_default());
+    }
     let (ctx, device) = open_device(addr, opts)?;
     let (vendor, device_id) = (device.config_u16(0)?, device.config_u16(2)?);
+    if let Some(chip) = ixgbe::Chip::from_device_id(vendor, device_id) {
+        return match queue {
+            None => {
+                let (nic, irq, rings) = init_ixgbe(addr, chip, &ctx, &device, opts)?;
+                let backend = VfioIxgbe {
+                    nic,
+                    irq,
+                    _device: device,
+                    _ctx: ctx.clone(),
+                };
+                Ok(Port::from_nic(
+                    name,
+                    ctx.region.clone(),
+                    rings,
+                    Box::new(backend),
+                ))
+            }
+            Some(q) => {
+                let set = QueueSet::find_or_create(&key, || {
+                    let (nic, irq, rings) = init_ixgbe(addr, chip, &ctx, &device, opts)?;
+                    let (irq, device) = (irq.map(Arc::new), Arc::new(device));
+                    let queues = ixgbe::split(nic)
+                        .into_iter()
+                        .map(|queue| {
+                            Box::new(VfioIxgbeQueue {
+                                queue,
+                                irq: irq.clone(),
+                                _device: device.clone(),
+                                _ctx: ctx.clone(),
+                            }) as Box<dyn NicBackend>
+                        })
+                        .collect();
+                    Ok((ctx.region.clone(), rings, queues))
+                })?;
+                Port::from_queue(name, &set, q)
+            }
+        };
+    }
     let Some(model) = e1000::Model::from_device_id(vendor, device_id) else {
         return Err(DriverError::UnsupportedDevice {
             addr: addr.to_string(),
@@ -273,4 +331,172 @@ fn init_e1000(
         link_wait: opts.link_wait,
     };
     E1000::init(bar, model, region, ctx.window, &tx, &rx, e1000_opts)
+}
+
+/// Brings up an ixgbe-family NIC with `opts.rings` queue pairs, and one
+/// MSI-X vector per queue pair (the first 16), masked until a poll sleeps.
+fn init_ixgbe(
+    addr: PciAddr,
+    chip: ixgbe::Chip,
+    ctx: &NicContext,
+    device: &Device,
+    opts: &NicOptions,
+) -> Result<(Ixgbe<MappedBar>, Option<Interrupts>, NicRings), ApiError> {
+    device.enable_bus_master()?;
+    let bar = device.map_bar(0)?;
+    let region = &ctx.region;
+    let rings = NicRings::allocate(region, &addr.to_string(), opts.rings, opts.slots)?;
+    let ixgbe_opts = ixgbe::Options {
+        promiscuous: opts.promiscuous,
+        link_wait: opts.link_wait,
+        ..ixgbe::Options::default()
+    };
+    let nic = match Ixgbe::init(bar, chip, region, ctx.window, &rings, ixgbe_opts) {
+        Ok(nic) => nic,
+        Err(source) => {
+            rings.free(region);
+            return Err(DriverError::Ixgbe {
+                device: format!("{addr} ({})", chip.name()),
+                source,
+            }
+            .into());
+        }
+    };
+    let vectors = opts.rings.min(16);
+    let irq = match device.enable_interrupts(IrqKind::Msix, vectors as u32) {
+        Ok(irq) => {
+            for q in 0..vectors {
+                nic.route_queue_interrupt(q, q as u8, opts.itr_us);
+            }
+            nic.unmask_vectors(((1u32 << vectors) - 1) as u16);
+            nic.disarm_queue_interrupts();
+            Some(irq)
+        }
+        Err(e) => {
+            log::warn!("{addr}: MSI-X unavailable ({e}); poll() will nap instead of sleeping");
+            None
+        }
+    };
+    Ok((nic, irq, rings))
+}
+
+/// An ixgbe NIC, all queues in one port.
+struct VfioIxgbe {
+    nic: Ixgbe<MappedBar>,
+    irq: Option<Interrupts>,
+    _device: Device,
+    _ctx: Arc<NicContext>,
+}
+
+impl NicBackend for VfioIxgbe {
+    fn txsync(
+        &mut self,
+        region: &Region,
+        ring: usize,
+        mem: &RingMem<'_>,
+        kring: &mut KRing,
+    ) -> Result<(), ApiError> {
+        self.nic.txsync(region, ring, mem, kring)
+    }
+    fn rxsync(
+        &mut self,
+        region: &Region,
+        ring: usize,
+        mem: &RingMem<'_>,
+        kring: &mut KRing,
+    ) -> Result<(), ApiError> {
+        self.nic.rxsync(region, ring, mem, kring)
+    }
+    fn link_up(&self) -> bool {
+        self.nic.link_up()
+    }
+    fn info(&mut self) -> NicInfo {
+        self.nic.info()
+    }
+    fn set_promiscuous(&mut self, on: bool) {
+        Ixgbe::set_promiscuous(&mut self.nic, on)
+    }
+    fn set_mac(&mut self, mac: [u8; 6]) {
+        Ixgbe::set_mac(&mut self.nic, mac)
+    }
+    fn shutdown(&mut self, region: &Region) {
+        self.nic.shutdown(region)
+    }
+    fn arm_wait(&self, dir: Direction, ring: usize, kring: &KRing) -> NicWait {
+        match &self.irq {
+            Some(irq) if ring < irq.count() => {
+                let _ = irq.take(ring);
+                if self.nic.arm_queue_interrupt(dir, ring, kring) {
+                    NicWait::Ready
+                } else {
+                    NicWait::Fd(irq.eventfd(ring).as_raw_fd())
+                }
+            }
+            _ => NicWait::Unavailable,
+        }
+    }
+    fn disarm_wait(&self) {
+        self.nic.disarm_queue_interrupts();
+    }
+}
+
+/// One queue pair of an ixgbe NIC, for a `-N` port.
+struct VfioIxgbeQueue {
+    queue: ixgbe::IxgbeQueue<MappedBar>,
+    irq: Option<Arc<Interrupts>>,
+    _device: Arc<Device>,
+    _ctx: Arc<NicContext>,
+}
+
+impl NicBackend for VfioIxgbeQueue {
+    fn txsync(
+        &mut self,
+        region: &Region,
+        ring: usize,
+        mem: &RingMem<'_>,
+        kring: &mut KRing,
+    ) -> Result<(), ApiError> {
+        self.queue.txsync(region, ring, mem, kring)
+    }
+    fn rxsync(
+        &mut self,
+        region: &Region,
+        ring: usize,
+        mem: &RingMem<'_>,
+        kring: &mut KRing,
+    ) -> Result<(), ApiError> {
+        self.queue.rxsync(region, ring, mem, kring)
+    }
+    fn link_up(&self) -> bool {
+        self.queue.link_up()
+    }
+    fn info(&mut self) -> NicInfo {
+        self.queue.info()
+    }
+    fn set_promiscuous(&mut self, on: bool) {
+        self.queue.set_promiscuous(on)
+    }
+    fn set_mac(&mut self, mac: [u8; 6]) {
+        self.queue.set_mac(mac)
+    }
+    fn shutdown(&mut self, region: &Region) {
+        self.queue.shutdown(region)
+    }
+    fn arm_wait(&self, dir: Direction, _ring: usize, kring: &KRing) -> NicWait {
+        let vector = self.queue.index();
+        match &self.irq {
+            Some(irq) if vector < irq.count() => {
+                let _ = irq.take(vector);
+                if self.queue.arm_interrupt(dir, kring) {
+                    NicWait::Ready
+                } else {
+                    NicWait::Fd(irq.eventfd(vector).as_raw_fd())
+                }
+            }
+            _ => NicWait::Unavailable,
+        }
+    }
+    fn disarm_wait(&self) {
+        self.queue.disarm_interrupt();
+    }
 }

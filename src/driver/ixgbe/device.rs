@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use super::queue::{QueueErrors, RxQueue, TxQueue};
 use super::regs::stats::{self as st, QUEUE_COUNTERS};
 use super::regs::*;
+use crate::api::abi::Direction;
 use crate::api::nic::{NicBackend, NicInfo, NicRings};
 use crate::api::{ApiError, KRing};
 use crate::driver::desc_ring::{DescRing, DmaWindow};
@@ -643,6 +644,26 @@ impl<R: RegisterAccess> Ixgbe<R> {
         r.write32(EIMS, vectors as u32);
     }
 
+    /// Before sleeping on queue `queue`'s vector (routed with
+    /// [`Ixgbe::route_queue_interrupt`], vector = queue): unmasks it and
+    /// says whether the ring already has progress (then do not sleep).
+    /// Only vectors 0..16 are unmasked through EIMS; later queues nap.
+    pub fn arm_queue_interrupt(&self, dir: Direction, queue: usize, kring: &KRing) -> bool {
+        arm_queue_vector(&self.regs, queue);
+        match dir {
+            Direction::Tx => self.tx.get(queue).is_some_and(|q| q.has_completions()),
+            Direction::Rx => self.rx.get(queue).is_some_and(|q| q.has_frames(kring)),
+        }
+    }
+
+    /// After waking: masks every queue vector again (busy polling needs
+    /// no interrupts).
+    pub fn disarm_queue_interrupts(&self) {
+        if self.regs.read32(STATUS) != u32::MAX {
+            self.regs.write32(EIMC, EICR_RTX_QUEUE);
+        }
+    }
+
     /// Reads the clear-on-read counters and adds them to the totals.
     pub fn update_stats(&mut self) -> Stats {
         accumulate_stats(&self.regs, &mut self.stats);
@@ -848,4 +869,65 @@ impl<R: RegisterAccess + Send> NicBackend for Ixgbe<R> {
         self.stop();
         self.release(region);
     }
+}
+
+/// Unmasks queue vector `queue` (< 16; EIMS bits 15:0 are the queue
+/// vectors in MSI-X mode, 8.2.3.5.4).
+pub(super) fn arm_queue_vector(regs: &impl RegisterAccess, queue: usize) {
+    if queue < 16 && regs.read32(STATUS) != u32::MAX {
+        regs.write32(EIMS, 1 << queue);
+    }
+}
+
+/// Masks queue vector `queue` again.
+pub(super) fn disarm_queue_vector(regs: &impl RegisterAccess, queue: usize) {
+    if queue < 16 && regs.read32(STATUS) != u32::MAX {
+        regs.write32(EIMC, 1 << queue);
+    }
+}
+
+/// Link, MAC and counters as `vfio-netmap info` shows them, read without
+/// touching the device's configuration (counters clear on read).
+pub fn read_state(regs: &impl RegisterAccess) -> Vec<(String, String)> {
+    if regs.read32(STATUS) == u32::MAX {
+        return vec![(
+            "State".into(),
+            "reads all-ones: removed or powered down".into(),
+        )];
+    }
+    let links = regs.read32(LINKS);
+    let link = if links & LINKS_UP != 0 {
+        match links & LINKS_SPEED_MASK {
+            LINKS_SPEED_10G => "up, 10 Gb/s",
+            LINKS_SPEED_1G => "up, 1 Gb/s",
+            LINKS_SPEED_100M => "up, 100 Mb/s",
+            _ => "up",
+        }
+    } else {
+        "down"
+    };
+    let (lo, hi) = (regs.read32(ral(0)), regs.read32(rah(0)));
+    let mac = [lo, lo >> 8, lo >> 16, lo >> 24, hi, hi >> 8]
+        .iter()
+        .map(|b| format!("{:02x}", *b as u8))
+        .collect::<Vec<_>>()
+        .join(":");
+    let counters = [
+        ("GPRC", st::GPRC),
+        ("GPTC", st::GPTC),
+        ("GORCL", st::GORCL),
+        ("GOTCL", st::GOTCL),
+        ("MPC0", st::mpc(0)),
+        ("CRCERRS", st::CRCERRS),
+        ("RLEC", st::RLEC),
+    ]
+    .iter()
+    .map(|(n, off)| format!("{n}={}", regs.read32(*off)))
+    .collect::<Vec<_>>()
+    .join(" ");
+    vec![
+        ("Link".into(), link.into()),
+        ("MAC".into(), mac),
+        ("Counters (since last read)".into(), counters),
+    ]
 }

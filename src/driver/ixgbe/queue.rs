@@ -179,6 +179,14 @@ impl TxQueue {
     pub fn busy(&self) -> bool {
         !self.reports.is_empty()
     }
+
+    /// Whether the oldest outstanding report is done (a txsync would move
+    /// `tail`), so there is no point sleeping.
+    pub fn has_completions(&self) -> bool {
+        self.reports.front().is_some_and(|&pos| {
+            self.descs.read_byte(pos, TXD_STATUS_OFFSET) as u32 & TXD_STAT_DD != 0
+        })
+    }
 }
 
 /// One receive queue.
@@ -210,6 +218,18 @@ impl RxQueue {
             descs,
             errors: QueueErrors::default(),
         }
+    }
+
+    /// Whether the device has written the descriptor at `hwtail` (an
+    /// rxsync would publish a frame), so there is no point sleeping.
+    pub fn has_frames(&self, kring: &KRing) -> bool {
+        let limit = if kring.hwcur == 0 {
+            kring.num_slots - 1
+        } else {
+            kring.hwcur - 1
+        };
+        kring.hwtail != limit
+            && self.descs.read_byte(kring.hwtail, RXD_STATUS_OFFSET) as u32 & RXD_STAT_DD != 0
     }
 
     /// Publishes received slots and gives released ones back to the device.

@@ -7,9 +7,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::device::{Chip, Ixgbe, Stats, accumulate_stats, counters};
+use super::device::{
+    Chip, Ixgbe, Stats, accumulate_stats, arm_queue_vector, counters, disarm_queue_vector,
+};
 use super::queue::{RxQueue, TxQueue};
 use super::regs::*;
+use crate::api::abi::Direction;
 use crate::api::nic::{NicBackend, NicInfo};
 use crate::api::{ApiError, KRing};
 use crate::driver::desc_ring::DmaWindow;
@@ -95,6 +98,23 @@ impl<R: RegisterAccess> IxgbeQueue<R> {
                 std::hint::spin_loop();
             }
         }
+    }
+}
+
+impl<R: RegisterAccess> IxgbeQueue<R> {
+    /// Before sleeping on this queue's vector (vector = queue index):
+    /// unmasks it and says whether the ring already has progress.
+    pub fn arm_interrupt(&self, dir: Direction, kring: &KRing) -> bool {
+        arm_queue_vector(&self.shared.regs, self.index);
+        match dir {
+            Direction::Tx => self.tx.has_completions(),
+            Direction::Rx => self.rx.has_frames(kring),
+        }
+    }
+
+    /// After waking: masks this queue's vector again.
+    pub fn disarm_interrupt(&self) {
+        disarm_queue_vector(&self.shared.regs, self.index);
     }
 }
 
