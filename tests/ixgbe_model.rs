@@ -445,11 +445,7 @@ fn stream(l: &mut ModelPair, total: u64, window: u64, vary_len: bool) -> Duratio
         while let Some(p) = rx.next() {
             let seq = u64::from_le_bytes(p[14..22].try_into().unwrap());
             assert_eq!(seq, got, "lost or reordered");
-            if vary_len || got % 1024 == 0 {
-                assert_eq!(p, &frame(got, len(got))[..], "frame {got}");
-            } else {
-                assert_eq!(p.len(), 60);
-            }
+            assert_eq!(p, &frame(got, len(got))[..], "frame {got}");
             got += 1;
         }
         drop(rx);
@@ -478,30 +474,21 @@ fn frames_cross_the_wire_intact_and_in_order() {
     assert_eq!(b.model, "82599 (ixgbe)");
 }
 
+/// 10,000,000 frames from one model port over the wire to the other,
+/// every one checked byte for byte and in order, with the model running
+/// synchronously.
 #[test]
-fn a_million_frames_sync() {
-    let mut l = lab("ixgbe-1m", 1, 1024);
-    let t = stream(&mut l, 1_000_000, 900, false);
-    eprintln!("1,000,000 frames (sync model) in {t:?}");
-    assert_clean(&l);
-}
-
-#[test]
-fn a_million_frames_threaded() {
-    let mut l = pair::connected_pair(&region("ixgbe-1mt", 32768), 1, 1024, true).unwrap();
-    let t = stream(&mut l, 1_000_000, 900, false);
-    eprintln!("1,000,000 frames (threaded model) in {t:?}");
-    assert_clean(&l);
-}
-
-#[test]
-#[ignore = "long: 10,000,000 frames; run with --ignored in release"]
-fn ten_million_frames_sync_and_threaded() {
+fn ten_million_frames_sync() {
     let mut l = lab("ixgbe-10m", 1, 1024);
     let t = stream(&mut l, 10_000_000, 900, false);
     eprintln!("10,000,000 frames (sync model) in {t:?}");
     assert_clean(&l);
-    drop(l);
+}
+
+/// The same with the model in its own thread, concurrent with the driver
+/// as hardware is (this found a model bug: DD stored twice by memcpy).
+#[test]
+fn ten_million_frames_threaded() {
     let mut l = pair::connected_pair(&region("ixgbe-10mt", 32768), 1, 1024, true).unwrap();
     let t = stream(&mut l, 10_000_000, 900, false);
     eprintln!("10,000,000 frames (threaded model) in {t:?}");
