@@ -361,6 +361,9 @@ impl<R: RegisterAccess> E1000<R> {
     /// already visible. The device raises its interrupt at once if a cause
     /// is latched, so nothing that happened before arming is missed.
     pub fn arm_interrupts(&self, dir: Direction, kring: &KRing) -> bool {
+        if dir == Direction::Rx {
+            self.rx.flush_tail(&self.regs, kring);
+        }
         self.regs.write32(IMS, ICR_RXT0 | ICR_TXDW | ICR_LSC);
         match dir {
             Direction::Rx => self.rx.frame_pending(kring),

@@ -149,6 +149,10 @@ impl TxQueue {
 pub struct RxQueue {
     pub descs: DescRing<RxDesc>,
     pub errors: QueueErrors,
+    /// The RDT value last written: released slots are handed back in
+    /// batches (see `sync`), so it may trail `hwcur - 1`. A `Cell`: the
+    /// sleep path, which has `&self`, flushes it.
+    rdt: std::cell::Cell<u32>,
 }
 
 impl RxQueue {
@@ -164,9 +168,22 @@ impl RxQueue {
                 },
             );
         }
+        let rdt = std::cell::Cell::new(descs.count() - 1);
         RxQueue {
             descs,
             errors: QueueErrors::default(),
+            rdt,
+        }
+    }
+
+    /// Hands every released slot to the device now (before sleeping: a
+    /// sleeper must not wait while descriptors are held back).
+    pub fn flush_tail(&self, regs: &impl RegisterAccess, kring: &KRing) {
+        let rdt = prev(kring.hwcur, kring.num_slots);
+        if rdt != self.rdt.get() {
+            fence(Ordering::Release);
+            regs.write32(RDT, rdt);
+            self.rdt.set(rdt);
         }
     }
 
@@ -244,13 +261,26 @@ impl RxQueue {
             }
             if k != kring.hwcur {
                 kring.hwcur = k;
-                fence(Ordering::Release);
-                regs.write32(RDT, if k == 0 { kring.num_slots - 1 } else { k - 1 });
+                // Each RDT write is a trap to the hypervisor (and a flush
+                // of QEMU's queue): hand slots back in batches of n/8,
+                // unless the device is running short (under n/4 empty
+                // descriptors), which also covers small releases.
+                let n = kring.num_slots;
+                let held_back = (prev(k, n) + n - self.rdt.get()) % n;
+                let device_has = (self.rdt.get() + n - kring.hwtail) % n;
+                if held_back >= (n / 8).max(1) || device_has < n / 4 {
+                    self.flush_tail(regs, kring);
+                }
             }
         }
         kring.finalize(ring);
         result
     }
+}
+
+/// The slot before `k` in a ring of `n`.
+fn prev(k: u32, n: u32) -> u32 {
+    if k == 0 { n - 1 } else { k - 1 }
 }
 
 fn check_slot(
