@@ -6,6 +6,10 @@
 //! * [`api`]: the netmap-compatible API: port names, rings, sync, poll, pipes.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+// The 82599 model in hw/ (included by `driver::model_port`) names this
+// crate as its users do.
+extern crate self as vfio_netmap;
+
 pub mod api;
 pub mod driver;
 pub mod mem;

@@ -157,26 +157,37 @@ impl Port {
                 " without the netmap module: open a NIC bound to vfio-pci as `vfio:DDDD:BB:DD.F` \
                  (see `vfio-netmap status`), or a pipe `netmap:NAME{ID`",
             )),
-            PortKind::Vfio { addr } => {
-                let opts = nic_options(name, &parsed)?;
-                // `-N` on a NIC set up with several queue pairs binds one
-                // (its own backend); on a one-queue NIC it narrows as usual.
-                let queue = match parsed.mode {
-                    RegMode::OneNic(n) if opts.rings > 1 || n > 0 => Some(n as usize),
-                    _ => None,
-                };
-                let mut port = crate::driver::nic_port::open(name, *addr, &opts, queue)?;
-                if port.is_queue_port() {
-                    let mut all = parsed.clone();
-                    all.mode = RegMode::AllNic;
-                    port.bind_rings(&all)?;
-                } else {
-                    port.bind_rings(&parsed)?;
-                }
-                Ok(port)
-            }
-            PortKind::Model { .. } => Err(unsupported("a model: port", " yet")),
+            PortKind::Vfio { addr } => Port::open_nic(name, &parsed, |opts, queue| {
+                crate::driver::nic_port::open(name, *addr, opts, queue)
+            }),
+            PortKind::Model { name: model } => Port::open_nic(name, &parsed, |opts, queue| {
+                crate::driver::model_port::open(name, model, opts, queue)
+            }),
         }
+    }
+
+    /// A NIC port (VFIO or model): `-N` on a NIC set up with several queue
+    /// pairs binds one (its own backend); on a one-queue NIC it narrows as
+    /// usual.
+    fn open_nic(
+        name: &str,
+        parsed: &PortName,
+        open: impl FnOnce(&crate::driver::nic_port::NicOptions, Option<usize>) -> Result<Port, ApiError>,
+    ) -> Result<Port, ApiError> {
+        let opts = nic_options(name, parsed)?;
+        let queue = match parsed.mode {
+            RegMode::OneNic(n) if opts.rings > 1 || n > 0 => Some(n as usize),
+            _ => None,
+        };
+        let mut port = open(&opts, queue)?;
+        if port.is_queue_port() {
+            let mut all = parsed.clone();
+            all.mode = RegMode::AllNic;
+            port.bind_rings(&all)?;
+        } else {
+            port.bind_rings(parsed)?;
+        }
+        Ok(port)
     }
 
     /// Applies the ring selection of a parsed name (`-N`, `/R`, `/T`).

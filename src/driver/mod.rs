@@ -11,6 +11,7 @@ pub mod host;
 pub mod info;
 pub mod ixgbe;
 pub mod json;
+pub mod model_port;
 pub mod nic_port;
 pub mod pci;
 pub mod pci_addr;

@@ -252,12 +252,29 @@ impl State {
     }
 }
 
+/// The far end of a model's cable when it is not another model of this
+/// process (a pipe to another process, for `model:` ports).
+pub trait WireEnd: Send + Sync {
+    /// Puts frames on the wire; what the far end cannot take is lost, as on
+    /// a real cable.
+    fn send(&self, frames: Vec<Vec<u8>>);
+    /// Whether something is plugged in at the far end (the link).
+    fn connected(&self) -> bool;
+}
+
+/// What the cable is plugged into.
+enum Peer {
+    Nothing,
+    Model(Weak<IxgbeModel>),
+    End(Arc<dyn WireEnd>),
+}
+
 /// One modelled 82599 port.
 pub struct IxgbeModel {
     state: Mutex<State>,
     cfg: Config,
     dma: Arc<dyn Dma>,
-    peer: Mutex<Weak<IxgbeModel>>,
+    peer: Mutex<Peer>,
     threaded: AtomicBool,
 }
 
@@ -310,7 +327,7 @@ impl IxgbeModel {
             state: Mutex::new(state),
             cfg,
             dma,
-            peer: Mutex::new(Weak::new()),
+            peer: Mutex::new(Peer::Nothing),
             threaded: AtomicBool::new(false),
         })
     }
@@ -321,8 +338,30 @@ impl IxgbeModel {
 
     /// Joins two models with a wire: what one sends, the other receives.
     pub fn connect(a: &Arc<IxgbeModel>, b: &Arc<IxgbeModel>) {
-        *a.peer.lock().unwrap() = Arc::downgrade(b);
-        *b.peer.lock().unwrap() = Arc::downgrade(a);
+        *a.peer.lock().unwrap() = Peer::Model(Arc::downgrade(b));
+        *b.peer.lock().unwrap() = Peer::Model(Arc::downgrade(a));
+    }
+
+    /// Plugs the cable into `end`: frames sent go to it, the link is up
+    /// only while it is connected, and whatever feeds `deliver` is what
+    /// arrives.
+    pub fn plug(&self, end: Arc<dyn WireEnd>) {
+        *self.peer.lock().unwrap_or_else(|e| e.into_inner()) = Peer::End(end);
+    }
+
+    /// A frame arrives from a wire with flow control (802.3x PAUSE): false
+    /// if the frame's queue has no free descriptor, so the wire holds it
+    /// (and the sender back) instead of the frame being dropped.
+    pub fn deliver(&self, frame: &[u8]) -> bool {
+        self.receive_or_wait(frame, true)
+    }
+
+    /// Whether the far end is there (always, for a model-to-model wire).
+    fn far_end_present(&self) -> bool {
+        match &*self.peer.lock().unwrap_or_else(|e| e.into_inner()) {
+            Peer::End(end) => end.connected(),
+            _ => true,
+        }
     }
 
     /// Threaded mode: from now on a thread fetches TX descriptors when it
@@ -476,7 +515,7 @@ impl IxgbeModel {
             }
             LINKS => {
                 s.link_reads = s.link_reads.saturating_add(1);
-                if s.link_up(&self.cfg) {
+                if s.link_up(&self.cfg) && self.far_end_present() {
                     LINKS_UP | LINKS_10G
                 } else {
                     0
@@ -611,14 +650,22 @@ impl IxgbeModel {
         if frames.is_empty() {
             return;
         }
-        let peer = self.peer.lock().unwrap().upgrade();
         if self.lock().faults.link_down {
             return;
         }
-        if let Some(peer) = peer {
-            for f in frames {
-                peer.receive(&f);
+        let peer = match &*self.peer.lock().unwrap_or_else(|e| e.into_inner()) {
+            Peer::Nothing => return,
+            Peer::Model(m) => Ok(m.upgrade()),
+            Peer::End(end) => Err(end.clone()),
+        };
+        match peer {
+            Ok(Some(peer)) => {
+                for f in frames {
+                    peer.receive(&f);
+                }
             }
+            Ok(None) => {}
+            Err(end) => end.send(frames),
         }
     }
 
@@ -748,24 +795,31 @@ impl IxgbeModel {
 
     /// Stores a frame into its queue's next RX descriptors, or drops it.
     fn receive(&self, frame: &[u8]) {
+        self.receive_or_wait(frame, false);
+    }
+
+    /// Receives `frame`; with `wait`, a frame that finds no free descriptor
+    /// is neither stored nor dropped: false asks the wire to offer it again
+    /// later (flow control).
+    fn receive_or_wait(&self, frame: &[u8], wait: bool) -> bool {
         let mut s = self.lock();
         if s.removed || s.get(RXCTRL) & RXEN == 0 || frame.len() < 14 {
-            return;
+            return true;
         }
         if !Self::accepts(&s, frame) {
-            return;
+            return true;
         }
         s.bump(TPR);
         let (q, hash, rss_type) = Self::classify(&s, frame);
         if s.get(rxdctl(q)) & ENABLE == 0 || s.faults.rx_stalled & (1 << q) != 0 {
             Self::drop_frame(&mut s, q);
-            return;
+            return true;
         }
         let base = s.get(rdbal(q)) as u64 | (s.get(rdbal(q) + 4) as u64) << 32;
         let n = s.get(rdlen(q)) / 16;
         if n == 0 {
             Self::drop_frame(&mut s, q);
-            return;
+            return true;
         }
         let strip = s.get(HLREG0) & 2 != 0 && s.get(RDRXCTL) & 2 != 0;
         let mut data = frame.to_vec();
@@ -786,12 +840,18 @@ impl IxgbeModel {
         let (head, tail) = (s.get(rdh(q)), s.get(rdt(q)));
         if tail >= n {
             s.violation(format!("RDT[{q}] = {tail} beyond the ring ({n})"));
-            return;
+            return true;
         }
         let free = (tail + n - head) % n;
         if free < needed {
+            if wait {
+                // Not received after all: the wire offers it again later.
+                let tpr = s.get(TPR);
+                s.set(TPR, tpr.wrapping_sub(1));
+                return false;
+            }
             Self::drop_frame(&mut s, q);
-            return;
+            return true;
         }
         let pcsd = s.get(RXCSUM) & (1 << 13) != 0;
         let mut h = head;
@@ -801,7 +861,7 @@ impl IxgbeModel {
             let mut d = [0u8; 16];
             if !self.dma.read(at, &mut d) {
                 s.dma_fault(format!("RX descriptor read at {at:#x}"));
-                return;
+                return true;
             }
             let addr = u64::from_le_bytes(d[0..8].try_into().unwrap());
             if !self.dma.write(addr, chunk) {
@@ -834,5 +894,6 @@ impl IxgbeModel {
         s.gorc += frame.len() as u64 + 4;
         let c = s.counter_set(RQSMR, q);
         s.bump(qprc(c));
+        true
     }
 }
