@@ -24,7 +24,7 @@ use crate::api::nic::{NicBackend, NicInfo, NicRings, NicWait};
 use crate::api::{ApiError, KRing, Port, QueueSet};
 use crate::mem::{Region, RingMem};
 
-#[allow(dead_code)]
+// The model allows its own dead code (it serves tests too).
 #[path = "../../hw/models/ixgbe/mod.rs"]
 pub mod ixgbe_model;
 
