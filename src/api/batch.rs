@@ -210,8 +210,10 @@ pub fn forward(
     let rx = from.rx_ring(rx_ring);
     let tx = to.tx_ring(tx_ring);
     let (mut ri, mut ti) = (rx.head(), tx.head());
+    // Tails move only in a sync, never during this loop: read them once.
+    let (rx_tail, tx_tail) = (rx.tail(), tx.tail());
     let mut moved = 0;
-    while moved < limit && ri != rx.tail() && ti != tx.tail() {
+    while moved < limit && ri != rx_tail && ti != tx_tail {
         let (rs, ts) = (rx.slot(ri), tx.slot(ti));
         tx.set_buf_idx(ti, rs.buf_idx);
         tx.set_len(ti, rs.len);

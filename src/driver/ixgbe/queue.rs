@@ -85,28 +85,37 @@ impl TxQueue {
                     | TXD_CMD_IFCS
                     | if more { 0 } else { TXD_CMD_EOP }
                     | if report { TXD_CMD_RS } else { 0 };
+                let start = *first.get_or_insert(k);
+                paylen += s.len as u32;
+                // A one-descriptor packet (the common case) gets its PAYLEN
+                // in this single write; a longer one's first descriptor is
+                // patched once its end is known.
                 let desc = AdvTxRead {
                     addr: dma.buf_iova(s.buf_idx),
                     cmd_type_len: cmd | s.len as u32,
-                    olinfo_status: 0,
+                    olinfo_status: if !more && start == k {
+                        paylen << TXD_PAYLEN_SHIFT
+                    } else {
+                        0
+                    },
                 };
                 self.descs.write(k, desc);
-                let start = *first.get_or_insert(k);
-                paylen += s.len as u32;
                 if !more {
-                    let d = self.descs.read(start);
-                    self.descs.write(
-                        start,
-                        AdvTxRead {
-                            olinfo_status: paylen << TXD_PAYLEN_SHIFT,
-                            ..d
-                        },
-                    );
+                    if start != k {
+                        let d = self.descs.read(start);
+                        self.descs.write(
+                            start,
+                            AdvTxRead {
+                                olinfo_status: paylen << TXD_PAYLEN_SHIFT,
+                                ..d
+                            },
+                        );
+                    }
                     first = None;
                     paylen = 0;
                 }
                 self.note_report(k, report);
-                last = Some((k, self.descs.read(k)));
+                last = Some((k, desc));
                 k = next;
             }
             // A batch cut short (bad slot) or ending inside a packet: hand
@@ -152,6 +161,7 @@ impl TxQueue {
         result
     }
 
+    #[inline(always)]
     fn note_report(&mut self, pos: u32, report: bool) {
         if report {
             self.reports.push_back(pos);
@@ -314,6 +324,10 @@ impl RxQueue {
     }
 }
 
+/// Rejects a slot naming no buffer of the region or longer than a buffer.
+/// Inlined into the per-slot loops: the passing case is two compares; the
+/// error is built out of line.
+#[inline(always)]
 fn check_slot(
     region: &Region,
     kring: &KRing,
@@ -321,21 +335,27 @@ fn check_slot(
     buf_idx: u32,
     len: u16,
 ) -> Result<(), ApiError> {
+    if !region.valid_buf(buf_idx) || len as u32 > region.buf_size() {
+        return Err(bad_slot(region, kring, k, buf_idx, len));
+    }
+    Ok(())
+}
+
+#[cold]
+#[inline(never)]
+fn bad_slot(region: &Region, kring: &KRing, k: u32, buf_idx: u32, len: u16) -> ApiError {
     if !region.valid_buf(buf_idx) {
-        return Err(ApiError::BadBufIdx {
+        return ApiError::BadBufIdx {
             ring: kring.id,
             slot: k,
             buf_idx,
             num_bufs: region.num_bufs(),
-        });
+        };
     }
-    if len as u32 > region.buf_size() {
-        return Err(ApiError::BadLen {
-            ring: kring.id,
-            slot: k,
-            len,
-            buf_size: region.buf_size(),
-        });
+    ApiError::BadLen {
+        ring: kring.id,
+        slot: k,
+        len,
+        buf_size: region.buf_size(),
     }
-    Ok(())
 }
