@@ -803,8 +803,13 @@ impl IxgbeModel {
     /// later (flow control).
     fn receive_or_wait(&self, frame: &[u8], wait: bool) -> bool {
         let mut s = self.lock();
-        if s.removed || s.get(RXCTRL) & RXEN == 0 || frame.len() < 14 {
+        if s.removed || frame.len() < 14 {
             return true;
+        }
+        if s.get(RXCTRL) & RXEN == 0 {
+            // Receive off (not set up yet, or filters being rewritten): a
+            // wire with flow control holds the frame until it is on.
+            return !wait;
         }
         if !Self::accepts(&s, frame) {
             return true;
