@@ -676,7 +676,7 @@ fn tx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
     }
     let (pkts, bytes, events, secs) = rep.finish();
     if !peer_gone {
-        drain_tx(port);
+        common::drain_tx(port);
     }
     if peer_gone {
         println!("Peer gone: stopping.");
@@ -687,25 +687,6 @@ fn tx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
     );
     println!("{}", speed_line(pkts, bytes, events, secs));
     n == 0 || pkts == n
-}
-
-/// Waits (at most a second) until the device has sent every frame handed
-/// to it, as netmap's pkt-gen flushes before it exits: a NIC whose DMA runs
-/// behind the driver (real hardware, the threaded model) would otherwise
-/// lose the last frames to the closing reset, and the counters printed
-/// next would not have them.
-fn drain_tx(port: &mut Port) {
-    let deadline = Instant::now() + Duration::from_secs(1);
-    loop {
-        let pending = (0..port.num_tx_rings()).any(|i| {
-            let r = port.tx_ring(i);
-            r.next(r.tail()) != r.head()
-        });
-        if !pending || Instant::now() > deadline || port.txsync().is_err() {
-            return;
-        }
-        std::thread::yield_now();
-    }
 }
 
 /// Verification counters of a receiver.

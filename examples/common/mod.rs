@@ -152,3 +152,22 @@ pub fn speed_line(pkts: u64, bytes: u64, events: u64, secs: f64) -> String {
         batch
     )
 }
+
+/// Waits (at most a second) until the device has sent every frame handed
+/// to it, as netmap's pkt-gen flushes before it exits: a NIC whose DMA runs
+/// behind the driver (real hardware, the threaded model) would otherwise
+/// lose the last frames to the closing reset, and the counters printed
+/// next would not have them.
+pub fn drain_tx(port: &mut Port) {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let pending = (0..port.num_tx_rings()).any(|i| {
+            let r = port.tx_ring(i);
+            r.next(r.tail()) != r.head()
+        });
+        if !pending || Instant::now() > deadline || port.txsync().is_err() {
+            return;
+        }
+        std::thread::yield_now();
+    }
+}
