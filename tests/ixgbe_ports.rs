@@ -1,7 +1,8 @@
 //! `model:ixgbeN` ports as users run them: pkt-gen and bridge in separate
 //! processes, each port the real ixgbe driver on an 82599 model, cables
-//! joining ports 2k and 2k+1. The tests use the ports 56..63, leaving the
-//! low numbers to whoever tries the README's commands on the same machine.
+//! joining ports 2k and 2k+1. Each test has cables of its own
+//! (`@conf:wire=NAME`), apart from other tests and from whoever tries the
+//! README's commands on the same machine.
 
 mod common;
 
@@ -16,18 +17,11 @@ use vfio_netmap::api::{ApiError, Port};
 #[test]
 fn pkt_gen_over_a_model_cable_delivers_every_frame() {
     let _serial = serial();
-    let rx = pktgen(&["-i", "model:ixgbe57", "-f", "rx", "-n", "1000000"]);
+    let w = unique("mw");
+    let m = |n: u32| format!("model:ixgbe{n}@conf:wire={w}");
+    let rx = pktgen(&["-i", &m(1), "-f", "rx", "-n", "1000000"]);
     std::thread::sleep(Duration::from_millis(1500));
-    let tx = pktgen(&[
-        "-i",
-        "model:ixgbe56",
-        "-f",
-        "tx",
-        "-n",
-        "1000000",
-        "-l",
-        "60-1514",
-    ]);
+    let tx = pktgen(&["-i", &m(0), "-f", "tx", "-n", "1000000", "-l", "60-1514"]);
     let tx = finish(tx, Duration::from_secs(60), "pkt-gen tx");
     let rx = finish(rx, Duration::from_secs(60), "pkt-gen rx");
     assert!(tx.status.success() && rx.status.success());
@@ -50,19 +44,12 @@ fn pkt_gen_over_a_model_cable_delivers_every_frame() {
 #[test]
 fn bridge_between_model_cables_forwards_every_frame() {
     let _serial = serial();
-    let rx = pktgen(&["-i", "model:ixgbe59", "-f", "rx", "-n", "1000000"]);
-    let bridge = bridge(&["-i", "model:ixgbe57", "-i", "model:ixgbe58"]);
+    let w = unique("mw");
+    let m = |n: u32| format!("model:ixgbe{n}@conf:wire={w}");
+    let rx = pktgen(&["-i", &m(3), "-f", "rx", "-n", "1000000"]);
+    let bridge = bridge(&["-i", &m(1), "-i", &m(2)]);
     std::thread::sleep(Duration::from_millis(1500));
-    let tx = pktgen(&[
-        "-i",
-        "model:ixgbe56",
-        "-f",
-        "tx",
-        "-n",
-        "1000000",
-        "-l",
-        "60-1514",
-    ]);
+    let tx = pktgen(&["-i", &m(0), "-f", "tx", "-n", "1000000", "-l", "60-1514"]);
     let tx = finish(tx, Duration::from_secs(60), "pkt-gen tx");
     let rx = finish(rx, Duration::from_secs(60), "pkt-gen rx");
     // Stop the bridge as a user would (SIGTERM): it prints its totals.
@@ -91,12 +78,14 @@ fn bridge_between_model_cables_forwards_every_frame() {
 #[test]
 fn model_ports_refuse_a_second_owner_and_unknown_names() {
     let _serial = serial();
-    let first = Port::open("model:ixgbe60@conf:link-wait=0").unwrap();
-    let second = Port::open("model:ixgbe60@conf:link-wait=0").unwrap_err();
+    let w = unique("mw");
+    let m = |n: u32| format!("model:ixgbe{n}@conf:wire={w}");
+    let first = Port::open(&format!("{},link-wait=0", m(0))).unwrap();
+    let second = Port::open(&format!("{},link-wait=0", m(0))).unwrap_err();
     assert!(matches!(second, ApiError::ModelPortBusy { .. }), "{second}");
     drop(first);
     // Closed: the end can be opened again.
-    drop(Port::open("model:ixgbe60@conf:link-wait=0").unwrap());
+    drop(Port::open(&format!("{},link-wait=0", m(0))).unwrap());
     for bad in ["model:ixgbe64", "model:e1000", "model:ixgbe"] {
         let e = Port::open(bad).unwrap_err();
         assert!(matches!(e, ApiError::UnknownModel { .. }), "{bad}: {e}");
@@ -108,7 +97,9 @@ fn model_ports_refuse_a_second_owner_and_unknown_names() {
 #[test]
 fn the_link_follows_the_far_end() {
     let _serial = serial();
-    let a = Port::open("model:ixgbe62@conf:link-wait=0").unwrap();
+    let w = unique("mw");
+    let m = |n: u32| format!("model:ixgbe{n}@conf:wire={w}");
+    let a = Port::open(&format!("{},link-wait=0", m(0))).unwrap();
     // The model's wire thread notices the far end within milliseconds.
     let link_becomes = |p: &Port, want: bool| {
         let deadline = std::time::Instant::now() + Duration::from_secs(2);
@@ -118,7 +109,7 @@ fn the_link_follows_the_far_end() {
         p.peer_alive() == want
     };
     assert!(!a.peer_alive(), "nothing at the far end yet");
-    let b = Port::open("model:ixgbe63@conf:link-wait=0").unwrap();
+    let b = Port::open(&format!("{},link-wait=0", m(1))).unwrap();
     assert!(link_becomes(&a, true), "far end plugged in: link up");
     drop(b);
     assert!(link_becomes(&a, false), "far end gone: link down");
@@ -131,6 +122,8 @@ fn the_link_follows_the_far_end() {
 #[test]
 fn a_receiver_out_of_descriptors_holds_the_sender_back() {
     let _serial = serial();
+    let w = unique("mw");
+    let m = |n: u32| format!("model:ixgbe{n}@conf:wire={w}");
     let frame = |k: u32| {
         let mut f = vec![0u8; 60 + k as usize % 200];
         f[..6].fill(0xff);
@@ -138,8 +131,8 @@ fn a_receiver_out_of_descriptors_holds_the_sender_back() {
         f[14..18].copy_from_slice(&k.to_le_bytes());
         f
     };
-    let mut a = Port::open("model:ixgbe60@conf:link-wait=0").unwrap();
-    let mut b = Port::open("model:ixgbe61@conf:slots=256,link-wait=0").unwrap();
+    let mut a = Port::open(&format!("{},link-wait=0", m(0))).unwrap();
+    let mut b = Port::open(&format!("{},slots=256,link-wait=0", m(1))).unwrap();
     let sender = std::thread::spawn(move || {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         for k in 0..2000u32 {

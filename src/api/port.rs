@@ -625,6 +625,15 @@ fn nic_options(
     if let Some(itr) = number("itr")? {
         opts.itr_us = itr;
     }
+    if let Some(wire) = parsed.conf("wire") {
+        if wire.is_empty() || !wire.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(ApiError::BadOption {
+                port: port.to_string(),
+                message: format!("`@conf:wire={wire}`: letters and digits only"),
+            });
+        }
+        opts.wire = Some(wire.to_string());
+    }
     opts.unsafe_noiommu = parsed.option("unsafe-noiommu").is_some();
     // `@N`: the region pipes opened with the same `@N` use, so buffers move
     // between this NIC and those pipes (and their processes) by index.

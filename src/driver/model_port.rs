@@ -4,7 +4,8 @@
 //!
 //! Ports 2k and 2k+1 are the two ends of cable k. The cable is the netmap
 //! pipe pair `netmap:ixgbewire<k>{0` / `}0`, so the two ends can live in
-//! different processes, as NICs on one wire would: each process runs its
+//! different processes, as NICs on one wire would (`@conf:wire=NAME`
+//! names another set of cables): each process runs its
 //! model in a thread of its own (like hardware, concurrent with the
 //! driver), copies what the model transmits into the pipe and feeds what
 //! the pipe brings to the model's receive path. The link is up while both
@@ -100,7 +101,7 @@ type BroughtUp = (Arc<Region>, NicRings, Ixgbe<ModelRegs>, Arc<ModelParts>);
 
 /// Plugs model `index` into its cable, starts it and brings the driver up.
 fn bring_up(port: &str, index: usize, opts: &NicOptions) -> Result<BroughtUp, ApiError> {
-    let wire = PipeWire::open(port, index)?;
+    let wire = PipeWire::open(port, opts.wire.as_deref().unwrap_or("ixgbewire"), index)?;
     let region = region(opts)?;
     let mac = [0x02, 0x00, 0x00, 0x82, 0x59, index as u8];
     let model = IxgbeModel::new(Config::new(mac), Arc::new(RegionDma(region.clone())));
@@ -150,9 +151,9 @@ struct PipeWire {
 }
 
 impl PipeWire {
-    fn open(port: &str, index: usize) -> Result<Arc<PipeWire>, ApiError> {
+    fn open(port: &str, cables: &str, index: usize) -> Result<Arc<PipeWire>, ApiError> {
         let end = if index % 2 == 0 { '{' } else { '}' };
-        let pipe = format!("netmap:ixgbewire{}{end}0", index / 2);
+        let pipe = format!("netmap:{cables}{}{end}0", index / 2);
         let wire = Port::open(&pipe).map_err(|e| match e {
             ApiError::PipeEndBusy { .. } => ApiError::ModelPortBusy {
                 port: port.to_string(),

@@ -58,6 +58,10 @@ pub struct NicOptions {
     /// Interrupt moderation of each queue's vector, in microseconds
     /// (`@conf:itr=US`; 0 = an interrupt per event).
     pub itr_us: u32,
+    /// Model ports only: the cables' name (`@conf:wire=NAME`, default
+    /// `ixgbewire`), so separate experiments (or tests) on one machine do
+    /// not share cables.
+    pub wire: Option<String>,
 }
 
 impl Default for NicOptions {
@@ -76,6 +80,7 @@ impl Default for NicOptions {
             shared_region: None,
             rings: 1,
             itr_us: 20,
+            wire: None,
         }
     }
 }
