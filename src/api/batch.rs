@@ -33,6 +33,7 @@ use super::abi::slot_flags::{NS_BUF_CHANGED, NS_MOREFRAG};
 use super::error::ApiError;
 use super::port::Port;
 use super::ring::Ring;
+use crate::mem::SlotHead;
 
 /// Received packets of one RX ring, from `head` to `tail`. Each packet is
 /// released (head advances past it) once the batch is dropped; call
@@ -209,22 +210,56 @@ pub fn forward(
     }
     let rx = from.rx_ring(rx_ring);
     let tx = to.tx_ring(tx_ring);
-    let (mut ri, mut ti) = (rx.head(), tx.head());
+    let (ri, ti) = (rx.head(), tx.head());
     // Tails move only in a sync, never during this loop: read them once.
     let (rx_tail, tx_tail) = (rx.tail(), tx.tail());
-    let mut moved = 0;
-    while moved < limit && ri != rx_tail && ti != tx_tail {
-        let (rs, ts) = (rx.slot(ri), tx.slot(ti));
-        tx.set_buf_idx(ti, rs.buf_idx);
-        tx.set_len(ti, rs.len);
-        tx.set_flags(ti, NS_BUF_CHANGED | (rs.flags & NS_MOREFRAG));
-        rx.set_buf_idx(ri, ts.buf_idx);
-        rx.set_flags(ri, NS_BUF_CHANGED);
-        ri = rx.next(ri);
-        ti = tx.next(ti);
-        moved += 1;
+    let (rn, tn) = (rx.num_slots(), tx.num_slots());
+    for (r, pos, tail, n) in [(&rx, ri, rx_tail, rn), (&tx, ti, tx_tail, tn)] {
+        if pos >= n || tail >= n {
+            return Err(ApiError::BadIndices {
+                ring: r.id(),
+                head: pos,
+                cur: r.cur(),
+                hwcur: pos,
+                tail,
+                num_slots: n,
+            });
+        }
+    }
+    let distance = |from: u32, to: u32, n: u32| if to >= from { to - from } else { to + n - from };
+    let count = (limit.min(u32::MAX as usize) as u32)
+        .min(distance(ri, rx_tail, rn))
+        .min(distance(ti, tx_tail, tn));
+    // Contiguous stretches on both rings: a slot load and a slot store on
+    // each side per packet, no index wrap inside.
+    let (mut ri, mut ti, mut left) = (ri, ti, count);
+    while left > 0 {
+        let len = left.min(rn - ri).min(tn - ti);
+        let (rs, ts) = (rx.mem().run(ri, ri + len), tx.mem().run(ti, ti + len));
+        for j in 0..rs.len() {
+            let (r, t) = (rs.head(j), ts.head(j));
+            ts.set_head(
+                j,
+                SlotHead {
+                    buf_idx: r.buf_idx,
+                    len: r.len,
+                    flags: NS_BUF_CHANGED | (r.flags & NS_MOREFRAG),
+                },
+            );
+            rs.set_head(
+                j,
+                SlotHead {
+                    buf_idx: t.buf_idx,
+                    len: r.len,
+                    flags: NS_BUF_CHANGED,
+                },
+            );
+        }
+        ri = if ri + len == rn { 0 } else { ri + len };
+        ti = if ti + len == tn { 0 } else { ti + len };
+        left -= len;
     }
     rx.advance_to(ri);
     tx.advance_to(ti);
-    Ok(moved)
+    Ok(count as usize)
 }

@@ -75,6 +75,25 @@ impl KRing {
         }
     }
 
+    /// `[from, from + count)` modulo the ring as two contiguous ranges
+    /// `(start, end)`, the second empty unless the range wraps. `from` must
+    /// be a slot and `count` at most the ring size.
+    #[inline]
+    pub fn runs(&self, from: u32, count: u32) -> [(u32, u32); 2] {
+        let room = self.num_slots - from;
+        if count <= room {
+            [(from, from + count), (0, 0)]
+        } else {
+            [(from, self.num_slots), (0, count - room)]
+        }
+    }
+
+    /// The slot before `i`.
+    #[inline]
+    pub fn prev(&self, i: u32) -> u32 {
+        if i == 0 { self.num_slots - 1 } else { i - 1 }
+    }
+
     /// Checks the application's `head`/`cur` against the last sync:
     /// `hwcur <= head <= cur <= hwtail` modulo the ring, and `tail` untouched.
     /// Returns the new head. On error nothing changes, so the ring works

@@ -50,6 +50,12 @@ impl<'a> Ring<'a> {
         Ring { region, mem, id }
     }
 
+    /// The ring's memory, for the library's own loops over slot runs.
+    #[inline]
+    pub(crate) fn mem(&self) -> &RingMem<'a> {
+        &self.mem
+    }
+
     #[inline]
     pub fn id(&self) -> RingId {
         self.id

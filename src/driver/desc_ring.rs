@@ -88,6 +88,18 @@ impl<D: Copy + Default> DescRing<D> {
         unsafe { read_volatile(self.ptr.add(i as usize).cast::<u8>().add(offset)) }
     }
 
+    /// Descriptors `[start, end)` (no wrap), checked once; see [`DescRun`].
+    #[inline]
+    pub fn run(&self, start: u32, end: u32) -> DescRun<'_, D> {
+        assert!(start <= end && end <= self.count, "descriptor run {start}..{end}");
+        DescRun {
+            // SAFETY: start <= count: at most one past the last descriptor.
+            first: unsafe { self.ptr.add(start as usize) },
+            len: (end - start) as usize,
+            _ring: PhantomData,
+        }
+    }
+
     /// Returns the ring's buffers to the region once the device has
     /// stopped; later calls do nothing.
     pub fn release(&mut self, region: &Region) {
@@ -98,5 +110,73 @@ impl<D: Copy + Default> DescRing<D> {
                 region.free_buf(b);
             })
         });
+    }
+}
+
+/// Descriptors `[start, end)` of one ring, contiguous. Like the slot runs of
+/// the netmap ring, the range is checked once, so a loop over `0..len()`
+/// pays nothing per descriptor for bounds.
+pub struct DescRun<'a, D> {
+    first: *mut D,
+    len: usize,
+    _ring: PhantomData<&'a DescRing<D>>,
+}
+
+impl<D: Copy> DescRun<'_, D> {
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline(always)]
+    fn desc_ptr(&self, j: usize) -> *mut D {
+        assert!(j < self.len);
+        // SAFETY: j < len and the run lies inside the ring (see `run`).
+        unsafe { self.first.add(j) }
+    }
+
+    #[inline(always)]
+    pub fn write(&self, j: usize, d: D) {
+        // SAFETY: an in-range descriptor (desc_ptr); the device may read it
+        // concurrently, hence volatile.
+        unsafe { write_volatile(self.desc_ptr(j), d) }
+    }
+
+    /// Writes a 16-byte descriptor as two 8-byte stores, low half first
+    /// (building the struct in registers rather than on the stack).
+    #[inline(always)]
+    pub fn write_halves(&self, j: usize, lo: u64, hi: u64) {
+        const { assert!(std::mem::size_of::<D>() == 16 && std::mem::align_of::<D>() >= 8) };
+        let p = self.desc_ptr(j).cast::<u64>();
+        // SAFETY: an in-range 16-byte descriptor, 8-aligned (checked above).
+        unsafe {
+            write_volatile(p, lo);
+            write_volatile(p.add(1), hi);
+        }
+    }
+
+    /// The naturally aligned u32 at byte `offset` of the `j`-th descriptor
+    /// (a status dword the device writes back).
+    #[inline(always)]
+    pub fn read_u32(&self, j: usize, offset: usize) -> u32 {
+        const { assert!(std::mem::align_of::<D>() >= 4) };
+        assert!(offset % 4 == 0 && offset + 4 <= std::mem::size_of::<D>());
+        // SAFETY: inside an in-range descriptor (checked), 4-aligned because
+        // descriptors are at least 4-aligned and offset is a multiple of 4.
+        unsafe { read_volatile(self.desc_ptr(j).cast::<u8>().add(offset).cast::<u32>()) }
+    }
+
+    /// The u16 at byte `offset` of the `j`-th descriptor.
+    #[inline(always)]
+    pub fn read_u16(&self, j: usize, offset: usize) -> u16 {
+        const { assert!(std::mem::align_of::<D>() >= 2) };
+        assert!(offset % 2 == 0 && offset + 2 <= std::mem::size_of::<D>());
+        // SAFETY: as in `read_u32`.
+        unsafe { read_volatile(self.desc_ptr(j).cast::<u8>().add(offset).cast::<u16>()) }
     }
 }

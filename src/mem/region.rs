@@ -20,6 +20,29 @@ use crate::api::abi::NETMAP_RING_HEADER;
 const MAGIC: u64 = u64::from_le_bytes(*b"VFNMREG1");
 const VERSION: u32 = 1;
 const PAGE: usize = 4096;
+
+/// Which buffer indices and lengths a slot may carry (see
+/// [`Region::buf_bounds`]).
+#[derive(Clone, Copy, Debug)]
+pub struct BufBounds {
+    usable: u32,
+    buf_size: u32,
+}
+
+impl BufBounds {
+    /// `idx` names a usable buffer and `len` fits in one: one subtraction
+    /// and two compares.
+    #[inline(always)]
+    pub fn slot_ok(&self, idx: u32, len: u16) -> bool {
+        idx.wrapping_sub(FIRST_USABLE_BUF) < self.usable && len as u32 <= self.buf_size
+    }
+
+    #[inline(always)]
+    pub fn buf_ok(&self, idx: u32) -> bool {
+        idx.wrapping_sub(FIRST_USABLE_BUF) < self.usable
+    }
+}
+
 /// Bytes reserved at the start of the region for the header and the control
 /// area that port types (pipes) keep there.
 const HEADER_BYTES: usize = 64 << 10;
@@ -384,6 +407,16 @@ impl Region {
     #[inline]
     pub fn valid_buf(&self, idx: u32) -> bool {
         (FIRST_USABLE_BUF..self.config.num_bufs).contains(&idx)
+    }
+
+    /// The region's buffer limits as a value the sync loops keep in
+    /// registers.
+    #[inline]
+    pub fn buf_bounds(&self) -> BufBounds {
+        BufBounds {
+            usable: self.config.num_bufs - FIRST_USABLE_BUF,
+            buf_size: self.config.buf_size,
+        }
     }
 
     /// The control area shared by every user of the region.

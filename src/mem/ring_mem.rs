@@ -159,3 +159,118 @@ impl<'r> RingMem<'r> {
         unsafe { read_volatile(addr_of!((*self.slot_ptr(i)).flags)) }
     }
 }
+
+/// A slot's `buf_idx`, `len` and `flags`: its first 8 bytes, which the
+/// sync loops read and write with one access each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlotHead {
+    pub buf_idx: u32,
+    pub len: u16,
+    pub flags: u16,
+}
+
+/// Bit positions of `buf_idx`, `len` and `flags` in the slot's first 8
+/// bytes loaded as one native-endian u64 (and of `len`, `flags` in bytes
+/// 4..8 loaded as a u32).
+#[cfg(target_endian = "little")]
+const SHIFTS: (u32, u32, u32, u32, u32) = (0, 32, 48, 0, 16);
+#[cfg(target_endian = "big")]
+const SHIFTS: (u32, u32, u32, u32, u32) = (32, 16, 0, 16, 0);
+
+impl SlotHead {
+    /// Decodes the 8 bytes as `netmap_slot` lays them out in native byte
+    /// order: `buf_idx` at 0, `len` at 4, `flags` at 6.
+    #[inline(always)]
+    fn from_word(w: u64) -> SlotHead {
+        SlotHead {
+            buf_idx: (w >> SHIFTS.0) as u32,
+            len: (w >> SHIFTS.1) as u16,
+            flags: (w >> SHIFTS.2) as u16,
+        }
+    }
+
+    #[inline(always)]
+    fn word(self) -> u64 {
+        (self.buf_idx as u64) << SHIFTS.0 | (self.len as u64) << SHIFTS.1 | (self.flags as u64) << SHIFTS.2
+    }
+}
+
+/// Slots `[start, end)` of one ring, contiguous (no wrap). The range is
+/// checked once when the run is made; accesses by position `0..len()` then
+/// need no comparison against the ring size, so a loop over a run costs
+/// nothing per slot beyond its loads and stores.
+pub struct SlotRun<'a> {
+    first: *mut NetmapSlot,
+    len: usize,
+    _ring: PhantomData<&'a ()>,
+}
+
+impl RingMem<'_> {
+    /// The run of slots `[start, end)`; panics unless
+    /// `start <= end <= num_slots` (callers pass ranges they computed from
+    /// validated indices).
+    #[inline]
+    pub fn run(&self, start: u32, end: u32) -> SlotRun<'_> {
+        assert!(start <= end && end <= self.num_slots, "slot run {start}..{end}");
+        SlotRun {
+            // SAFETY: start <= num_slots: at most one past the last slot.
+            first: unsafe {
+                self.ptr
+                    .cast::<u8>()
+                    .add(NETMAP_RING_HEADER)
+                    .cast::<NetmapSlot>()
+                    .add(start as usize)
+            },
+            len: (end - start) as usize,
+            _ring: PhantomData,
+        }
+    }
+}
+
+impl SlotRun<'_> {
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline(always)]
+    fn slot_ptr(&self, j: usize) -> *mut NetmapSlot {
+        assert!(j < self.len);
+        // SAFETY: j < len, and the run lies inside the ring (see `run`).
+        unsafe { self.first.add(j) }
+    }
+
+    /// `buf_idx`, `len` and `flags` of the run's `j`-th slot, one load.
+    #[inline(always)]
+    pub fn head(&self, j: usize) -> SlotHead {
+        // SAFETY: an in-range slot (slot_ptr), 16-byte aligned, so its
+        // first 8 bytes are an aligned u64.
+        SlotHead::from_word(unsafe { read_volatile(self.slot_ptr(j).cast::<u64>()) })
+    }
+
+    /// Writes `buf_idx`, `len` and `flags` of the `j`-th slot, one store.
+    #[inline(always)]
+    pub fn set_head(&self, j: usize, h: SlotHead) {
+        // SAFETY: as in `head`.
+        unsafe { write_volatile(self.slot_ptr(j).cast::<u64>(), h.word()) }
+    }
+
+    #[inline(always)]
+    pub fn set_flags(&self, j: usize, flags: u16) {
+        // SAFETY: an in-range slot (slot_ptr).
+        unsafe { write_volatile(addr_of_mut!((*self.slot_ptr(j)).flags), flags) }
+    }
+
+    /// Writes `len` and `flags` (adjacent, bytes 4..8) with one store.
+    #[inline(always)]
+    pub fn set_len_flags(&self, j: usize, len: u16, flags: u16) {
+        let v = (len as u32) << SHIFTS.3 | (flags as u32) << SHIFTS.4;
+        // SAFETY: an in-range slot (slot_ptr); bytes 4..8 are 4-aligned.
+        unsafe { write_volatile(addr_of_mut!((*self.slot_ptr(j)).len).cast::<u32>(), v) }
+    }
+}

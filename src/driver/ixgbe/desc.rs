@@ -31,6 +31,8 @@ pub struct AdvRxWb {
 
 /// Byte of `status_error` holding DD and EOP.
 pub const RXD_STATUS_OFFSET: usize = 8;
+/// Byte of the write-back holding the length.
+pub const RXD_LENGTH_OFFSET: usize = 12;
 /// RX status: descriptor done (bit 0), end of packet (bit 1).
 pub const RXD_STAT_DD: u32 = 1 << 0;
 pub const RXD_STAT_EOP: u32 = 1 << 1;
@@ -88,7 +90,7 @@ const _: () = {
     assert!(offset_of!(AdvRxRead, hdr_addr) == 8);
     assert!(offset_of!(AdvRxWb, rss_hash) == 4);
     assert!(offset_of!(AdvRxWb, status_error) == RXD_STATUS_OFFSET);
-    assert!(offset_of!(AdvRxWb, length) == 12);
+    assert!(offset_of!(AdvRxWb, length) == RXD_LENGTH_OFFSET);
     assert!(offset_of!(AdvRxWb, vlan) == 14);
     assert!(offset_of!(AdvTxRead, cmd_type_len) == 8);
     assert!(offset_of!(AdvTxRead, olinfo_status) == 12);

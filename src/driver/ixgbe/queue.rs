@@ -14,7 +14,7 @@ use crate::api::abi::slot_flags::{CLEARED_ON_TX, NS_BUF_CHANGED, NS_MOREFRAG, NS
 use crate::api::{ApiError, KRing};
 use crate::driver::desc_ring::{DescRing, DmaWindow};
 use crate::driver::regs::RegisterAccess;
-use crate::mem::{Region, RingMem};
+use crate::mem::{Region, RingMem, SlotHead};
 
 /// Ask for a completion report at least this often, so `tail` advances in
 /// steps of at most this many slots even in one long batch.
@@ -30,13 +30,34 @@ pub struct QueueErrors {
     pub rx_errors: u64,
 }
 
+/// No position (a `u32` ring index never reaches it).
+const NO_POS: u32 = u32::MAX;
+
+/// The command of a one-descriptor packet: advanced data descriptor, frame
+/// check sequence added, end of packet (RS is added where a report is due).
+const TXD_CMD_ONE: u32 = TXD_DTYP_DATA | TXD_CMD_DEXT | TXD_CMD_IFCS | TXD_CMD_EOP;
+
+/// A multi-descriptor packet a txsync has started but not ended.
+struct Packet {
+    /// Its first descriptor.
+    start: u32,
+    /// Its bytes so far.
+    paylen: u32,
+}
+
+impl Packet {
+    const NONE: Packet = Packet {
+        start: NO_POS,
+        paylen: 0,
+    };
+}
+
 /// One transmit queue.
 pub struct TxQueue {
     pub index: usize,
     pub descs: DescRing<AdvTxRead>,
     /// Positions whose descriptor asked for a report (RS), oldest first.
     reports: VecDeque<u32>,
-    since_report: u32,
 }
 
 impl TxQueue {
@@ -46,11 +67,16 @@ impl TxQueue {
             index,
             descs,
             reports: VecDeque::with_capacity(n),
-            since_report: 0,
         }
     }
 
     /// Transmits `[hwcur, head)` and reclaims completed slots.
+    ///
+    /// One pass over the slots, in contiguous runs of at most `RS_EVERY`:
+    /// a one-descriptor packet (the common case) is one slot load, two
+    /// 8-byte descriptor stores and one flag store; fragments and NS_REPORT
+    /// take the out-of-line path. Each run's last whole packet asks for a
+    /// report.
     pub fn sync(
         &mut self,
         regs: &impl RegisterAccess,
@@ -62,113 +88,68 @@ impl TxQueue {
         let head = kring.prologue(ring)?;
         let mut result = Ok(());
         if head != kring.hwcur {
-            let mut k = kring.hwcur;
-            let mut last: Option<(u32, AdvTxRead)> = None;
-            // PAYLEN of a multi-descriptor packet goes in its first
-            // descriptor: remember where the packet started.
-            let mut first: Option<u32> = None;
-            let mut paylen = 0u32;
-            while k != head {
-                let s = ring.slot(k);
-                if let Err(e) = check_slot(region, kring, k, s.buf_idx, s.len) {
-                    result = Err(e);
-                    break;
-                }
-                let next = kring.next(k);
-                let more = s.flags & NS_MOREFRAG != 0;
-                let report = !more
-                    && (s.flags & NS_REPORT != 0
-                        || next == head
-                        || self.since_report + 1 >= RS_EVERY);
-                let cmd = TXD_DTYP_DATA
-                    | TXD_CMD_DEXT
-                    | TXD_CMD_IFCS
-                    | if more { 0 } else { TXD_CMD_EOP }
-                    | if report { TXD_CMD_RS } else { 0 };
-                let start = *first.get_or_insert(k);
-                paylen += s.len as u32;
-                // A one-descriptor packet (the common case) gets its PAYLEN
-                // in this single write; a longer one's first descriptor is
-                // patched once its end is known.
-                let desc = AdvTxRead {
-                    addr: dma.buf_iova(s.buf_idx),
-                    cmd_type_len: cmd | s.len as u32,
-                    olinfo_status: if !more && start == k {
-                        paylen << TXD_PAYLEN_SHIFT
-                    } else {
-                        0
-                    },
-                };
-                self.descs.write(k, desc);
-                if !more {
-                    if start != k {
-                        let d = self.descs.read(start);
-                        self.descs.write(
-                            start,
-                            AdvTxRead {
-                                olinfo_status: paylen << TXD_PAYLEN_SHIFT,
-                                ..d
-                            },
-                        );
+            let bounds = region.buf_bounds();
+            // An open multi-descriptor packet: its start and length so far;
+            // `open` is NS_MOREFRAG while one is, which sends every slot to
+            // the slow path until it ends.
+            let mut pkt = Packet::NONE;
+            let mut open = 0u16;
+            let mut end = head;
+            'runs: for (lo, hi) in kring.runs(kring.hwcur, kring.distance(kring.hwcur, head)) {
+                let mut c = lo;
+                while c < hi {
+                    let ce = hi.min(c + RS_EVERY);
+                    let (slots, descs) = (ring.run(c, ce), self.descs.run(c, ce));
+                    for j in 0..slots.len() {
+                        let h = slots.head(j);
+                        if !bounds.slot_ok(h.buf_idx, h.len) {
+                            let pos = c + j as u32;
+                            result = Err(bad_slot(region, kring, pos, h.buf_idx, h.len));
+                            end = pos;
+                            report_last(&self.descs, &mut self.reports, c, pos, open, &pkt);
+                            break 'runs;
+                        }
+                        if (h.flags | open) & (NS_MOREFRAG | NS_REPORT) == 0 {
+                            let len = h.len as u64;
+                            descs.write_halves(
+                                j,
+                                dma.buf_iova(h.buf_idx),
+                                TXD_CMD_ONE as u64 | len | len << (32 + TXD_PAYLEN_SHIFT),
+                            );
+                            slots.set_flags(j, h.flags & !CLEARED_ON_TX);
+                        } else {
+                            let pos = c + j as u32;
+                            open = slow_slot(
+                                &self.descs,
+                                &mut self.reports,
+                                ring,
+                                kring,
+                                dma,
+                                pos,
+                                h,
+                                &mut pkt,
+                            );
+                        }
                     }
-                    first = None;
-                    paylen = 0;
+                    report_last(&self.descs, &mut self.reports, c, ce, open, &pkt);
+                    c = ce;
                 }
-                self.note_report(k, report);
-                last = Some((k, desc));
-                k = next;
             }
-            // A batch cut short (bad slot) or ending inside a packet: hand
-            // the device only whole packets, so a fragment never goes out
-            // without its end (no report was asked inside a packet, so
-            // none is outstanding there); the rest waits for the next sync.
-            if let Some(start) = first {
-                k = start;
-                last = (k != kring.hwcur).then(|| {
-                    let p = if k == 0 { kring.num_slots - 1 } else { k - 1 };
-                    (p, self.descs.read(p))
-                });
+            // A packet whose end has not been handed over yet (the batch
+            // ends inside it, or a bad slot cut it) waits for the next sync,
+            // so a fragment never goes out without its end.
+            if open != 0 {
+                end = pkt.start;
             }
-            // What was handed over ends with a report, so it completes.
-            if let Some((pos, desc)) = last.filter(|(_, d)| d.cmd_type_len & TXD_CMD_RS == 0) {
-                self.descs.write(
-                    pos,
-                    AdvTxRead {
-                        cmd_type_len: desc.cmd_type_len | TXD_CMD_RS,
-                        ..desc
-                    },
-                );
-                self.note_report(pos, true);
-            }
-            if k != kring.hwcur {
-                // Flags of the slots handed over are consumed (a held-back
-                // fragment keeps its NS_MOREFRAG for the next sync).
-                let mut j = kring.hwcur;
-                while j != k {
-                    let flags = ring.slot(j).flags;
-                    if flags & CLEARED_ON_TX != 0 {
-                        ring.set_slot_flags(j, flags & !CLEARED_ON_TX);
-                    }
-                    j = kring.next(j);
-                }
+            if end != kring.hwcur {
                 fence(Ordering::Release);
-                regs.write32(tdt(self.index), k);
-                kring.hwcur = k;
+                regs.write32(tdt(self.index), end);
+                kring.hwcur = end;
             }
         }
         self.reclaim(kring);
         kring.finalize(ring);
         result
-    }
-
-    #[inline(always)]
-    fn note_report(&mut self, pos: u32, report: bool) {
-        if report {
-            self.reports.push_back(pos);
-            self.since_report = 0;
-        } else {
-            self.since_report += 1;
-        }
     }
 
     /// Advances hwtail past every reported descriptor the device finished.
@@ -197,6 +178,107 @@ impl TxQueue {
             self.descs.read_byte(pos, TXD_STATUS_OFFSET) as u32 & TXD_STAT_DD != 0
         })
     }
+}
+
+/// Puts RS on the last packet that ended in the run `[c, stop)` the sync
+/// just wrote, unless it already has it (NS_REPORT) or the run ended none.
+/// With no packet open at `stop`, that is the slot before `stop`; with one
+/// open, the slot before its start, if the start is in this run.
+#[inline(always)]
+fn report_last(
+    descs: &DescRing<AdvTxRead>,
+    reports: &mut VecDeque<u32>,
+    c: u32,
+    stop: u32,
+    open: u16,
+    pkt: &Packet,
+) {
+    let boundary = if open != 0 { pkt.start } else { stop };
+    if boundary <= c || boundary > stop {
+        return;
+    }
+    let pos = boundary - 1;
+    if reports.back() != Some(&pos) {
+        let d = descs.read(pos);
+        descs.write(
+            pos,
+            AdvTxRead {
+                cmd_type_len: d.cmd_type_len | TXD_CMD_RS,
+                ..d
+            },
+        );
+        reports.push_back(pos);
+    }
+}
+
+/// A fragment of a multi-descriptor packet, or a slot asking for a report.
+/// PAYLEN (the whole packet's length) goes in the packet's first
+/// descriptor, patched once the end is known; the slots' flags are consumed
+/// only when the packet is whole, so a held-back fragment keeps its
+/// NS_MOREFRAG. Returns NS_MOREFRAG while the packet is open, else 0.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn slow_slot(
+    descs: &DescRing<AdvTxRead>,
+    reports: &mut VecDeque<u32>,
+    ring: &RingMem<'_>,
+    kring: &KRing,
+    dma: DmaWindow,
+    pos: u32,
+    h: SlotHead,
+    pkt: &mut Packet,
+) -> u16 {
+    let more = h.flags & NS_MOREFRAG != 0;
+    let report = !more && h.flags & NS_REPORT != 0;
+    let start = if pkt.start == NO_POS { pos } else { pkt.start };
+    pkt.paylen += h.len as u32;
+    let cmd = TXD_DTYP_DATA
+        | TXD_CMD_DEXT
+        | TXD_CMD_IFCS
+        | if more { 0 } else { TXD_CMD_EOP }
+        | if report { TXD_CMD_RS } else { 0 };
+    descs.write(
+        pos,
+        AdvTxRead {
+            addr: dma.buf_iova(h.buf_idx),
+            cmd_type_len: cmd | h.len as u32,
+            olinfo_status: if start == pos && !more {
+                pkt.paylen << TXD_PAYLEN_SHIFT
+            } else {
+                0
+            },
+        },
+    );
+    if more {
+        pkt.start = start;
+        return NS_MOREFRAG;
+    }
+    if start != pos {
+        let d = descs.read(start);
+        descs.write(
+            start,
+            AdvTxRead {
+                olinfo_status: pkt.paylen << TXD_PAYLEN_SHIFT,
+                ..d
+            },
+        );
+    }
+    let mut k = start;
+    loop {
+        let flags = ring.slot_flags(k);
+        if flags & CLEARED_ON_TX != 0 {
+            ring.set_slot_flags(k, flags & !CLEARED_ON_TX);
+        }
+        if k == pos {
+            break;
+        }
+        k = kring.next(k);
+    }
+    if report {
+        reports.push_back(pos);
+    }
+    *pkt = Packet::NONE;
+    0
 }
 
 /// One receive queue.
@@ -243,6 +325,13 @@ impl RxQueue {
     }
 
     /// Publishes received slots and gives released ones back to the device.
+    ///
+    /// Both halves walk contiguous runs: per received frame a status load,
+    /// a length load and one store of the slot's length and flags; per
+    /// released slot one slot load and one descriptor store (and a flag
+    /// store when the application swapped the buffer). Every released
+    /// buffer index is checked, flagged or not: a descriptor never gets an
+    /// address outside the pool.
     pub fn sync(
         &mut self,
         regs: &impl RegisterAccess,
@@ -254,69 +343,56 @@ impl RxQueue {
         let head = kring.prologue(ring)?;
         // The device may fill [hwtail, hwcur - 1): never scan further, even
         // if it wrote DD where it should not have.
-        let limit = if kring.hwcur == 0 {
-            kring.num_slots - 1
-        } else {
-            kring.hwcur - 1
-        };
-        let buf_size = region.buf_size();
-        let mut i = kring.hwtail;
-        while i != limit {
-            if self.descs.read_byte(i, RXD_STATUS_OFFSET) as u32 & RXD_STAT_DD == 0 {
-                break;
-            }
-            fence(Ordering::Acquire);
-            let wb = rx_writeback(self.descs.read(i));
-            let mut len = wb.length;
-            if len == 0 || len as u32 > buf_size {
-                self.errors.rx_bad_length += 1;
-                len = len.min(buf_size.min(u16::MAX as u32) as u16);
-            }
-            if wb.status_error & RXD_ERR_FRAME != 0 {
-                self.errors.rx_errors += 1;
-            }
-            ring.set_slot_len(i, len);
-            ring.set_slot_flags(
-                i,
-                if wb.status_error & RXD_STAT_EOP != 0 {
-                    0
+        let room = kring.distance(kring.hwtail, kring.prev(kring.hwcur));
+        let max_len = region.buf_size().min(u16::MAX as u32);
+        let mut got = 0;
+        'scan: for (lo, hi) in kring.runs(kring.hwtail, room) {
+            let (slots, descs) = (ring.run(lo, hi), self.descs.run(lo, hi));
+            for j in 0..slots.len() {
+                let status = descs.read_u32(j, RXD_STATUS_OFFSET);
+                if status & RXD_STAT_DD == 0 {
+                    break 'scan;
+                }
+                fence(Ordering::Acquire);
+                let len = descs.read_u16(j, RXD_LENGTH_OFFSET);
+                // The common case: a whole, good frame of a sane length.
+                if status & (RXD_ERR_FRAME | RXD_STAT_EOP) == RXD_STAT_EOP
+                    && (len as u32).wrapping_sub(1) < max_len
+                {
+                    slots.set_len_flags(j, len, 0);
                 } else {
-                    NS_MOREFRAG
-                },
-            );
-            i = kring.next(i);
+                    let (len, flags) = self.errors.unusual(len, status, max_len);
+                    slots.set_len_flags(j, len, flags);
+                }
+                got += 1;
+            }
         }
-        kring.hwtail = i;
+        kring.hwtail = kring.advance(kring.hwtail, got);
 
         let mut result = Ok(());
         if head != kring.hwcur {
-            let mut k = kring.hwcur;
-            while k != head {
-                let s = ring.slot(k);
-                if s.flags & NS_BUF_CHANGED != 0 {
-                    if let Err(e) = check_slot(region, kring, k, s.buf_idx, 0) {
-                        result = Err(e);
-                        break;
+            let bounds = region.buf_bounds();
+            let mut given = 0;
+            'release: for (lo, hi) in kring.runs(kring.hwcur, kring.distance(kring.hwcur, head)) {
+                let (slots, descs) = (ring.run(lo, hi), self.descs.run(lo, hi));
+                for j in 0..slots.len() {
+                    let h = slots.head(j);
+                    if !bounds.buf_ok(h.buf_idx) {
+                        let pos = lo + j as u32;
+                        result = Err(bad_slot(region, kring, pos, h.buf_idx, 0));
+                        break 'release;
                     }
-                    ring.set_slot_flags(k, s.flags & !NS_BUF_CHANGED);
+                    slots.set_flags(j, h.flags & !NS_BUF_CHANGED);
+                    // hdr_addr 0 also clears the DD bit of the last write-back.
+                    descs.write_halves(j, dma.buf_iova(h.buf_idx), 0);
+                    given += 1;
                 }
-                // hdr_addr 0 also clears the DD bit of the last write-back.
-                self.descs.write(
-                    k,
-                    AdvRxRead {
-                        pkt_addr: dma.buf_iova(s.buf_idx),
-                        hdr_addr: 0,
-                    },
-                );
-                k = kring.next(k);
             }
-            if k != kring.hwcur {
+            if given != 0 {
+                let k = kring.advance(kring.hwcur, given);
                 kring.hwcur = k;
                 fence(Ordering::Release);
-                regs.write32(
-                    rdt(self.index),
-                    if k == 0 { kring.num_slots - 1 } else { k - 1 },
-                );
+                regs.write32(rdt(self.index), kring.prev(k));
             }
         }
         kring.finalize(ring);
@@ -324,21 +400,28 @@ impl RxQueue {
     }
 }
 
-/// Rejects a slot naming no buffer of the region or longer than a buffer.
-/// Inlined into the per-slot loops: the passing case is two compares; the
-/// error is built out of line.
-#[inline(always)]
-fn check_slot(
-    region: &Region,
-    kring: &KRing,
-    k: u32,
-    buf_idx: u32,
-    len: u16,
-) -> Result<(), ApiError> {
-    if !region.valid_buf(buf_idx) || len as u32 > region.buf_size() {
-        return Err(bad_slot(region, kring, k, buf_idx, len));
+impl QueueErrors {
+    /// A write-back that is not a whole good frame of a sane length: counts
+    /// frame errors and bad lengths (clamped to the buffer), and marks a
+    /// frame continued in the next descriptor with NS_MOREFRAG.
+    #[cold]
+    #[inline(never)]
+    fn unusual(&mut self, len: u16, status: u32, max_len: u32) -> (u16, u16) {
+        if status & RXD_ERR_FRAME != 0 {
+            self.rx_errors += 1;
+        }
+        let mut len = len;
+        if len == 0 || len as u32 > max_len {
+            self.rx_bad_length += 1;
+            len = len.min(max_len as u16);
+        }
+        let flags = if status & RXD_STAT_EOP != 0 {
+            0
+        } else {
+            NS_MOREFRAG
+        };
+        (len, flags)
     }
-    Ok(())
 }
 
 #[cold]
