@@ -246,11 +246,12 @@ pub fn forward(
                     flags: NS_BUF_CHANGED | (r.flags & NS_MOREFRAG),
                 },
             );
+            // The released RX slot's length means nothing any more.
             rs.set_head(
                 j,
                 SlotHead {
                     buf_idx: t.buf_idx,
-                    len: r.len,
+                    len: 0,
                     flags: NS_BUF_CHANGED,
                 },
             );

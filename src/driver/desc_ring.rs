@@ -91,12 +91,34 @@ impl<D: Copy + Default> DescRing<D> {
     /// Descriptors `[start, end)` (no wrap), checked once; see [`DescRun`].
     #[inline]
     pub fn run(&self, start: u32, end: u32) -> DescRun<'_, D> {
-        assert!(start <= end && end <= self.count, "descriptor run {start}..{end}");
+        assert!(
+            start <= end && end <= self.count,
+            "descriptor run {start}..{end}"
+        );
         DescRun {
             // SAFETY: start <= count: at most one past the last descriptor.
             first: unsafe { self.ptr.add(start as usize) },
             len: (end - start) as usize,
             _ring: PhantomData,
+        }
+    }
+
+    /// Sets `bits` in the naturally aligned u32 at byte `offset` of
+    /// descriptor `i` (a command bit added after the descriptor was
+    /// written, before the device owns it).
+    #[inline]
+    pub fn or_u32(&self, i: u32, offset: usize, bits: u32) {
+        const { assert!(std::mem::align_of::<D>() >= 4) };
+        assert!(i < self.count && offset % 4 == 0 && offset + 4 <= std::mem::size_of::<D>());
+        // SAFETY: inside descriptor i (checked), 4-aligned as in `DescRun::read_u32`.
+        unsafe {
+            let p = self
+                .ptr
+                .add(i as usize)
+                .cast::<u8>()
+                .add(offset)
+                .cast::<u32>();
+            write_volatile(p, read_volatile(p) | bits);
         }
     }
 
@@ -121,6 +143,13 @@ pub struct DescRun<'a, D> {
     len: usize,
     _ring: PhantomData<&'a DescRing<D>>,
 }
+
+impl<D> Clone for DescRun<'_, D> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<D> Copy for DescRun<'_, D> {}
 
 impl<D: Copy> DescRun<'_, D> {
     #[inline]

@@ -615,7 +615,8 @@ impl Region {
         // Cheap checks on every sync (no division): the ring lies inside the
         // ring area and is aligned as netmap_ring requires. That it starts a
         // chunk is checked in debug builds.
-        let end = self.layout.ring_area + self.config.ring_chunk() * self.config.num_rings as usize;
+        // The ring area ends where the bitmaps start.
+        let end = self.layout.buf_bitmap;
         let bytes = NETMAP_RING_HEADER + 16 * num_slots as usize;
         assert!(offset >= self.layout.ring_area && offset % 128 == 0 && offset + bytes <= end);
         debug_assert!(self.ring_offset_ok(offset));

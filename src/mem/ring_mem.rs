@@ -191,14 +191,18 @@ impl SlotHead {
 
     #[inline(always)]
     fn word(self) -> u64 {
-        (self.buf_idx as u64) << SHIFTS.0 | (self.len as u64) << SHIFTS.1 | (self.flags as u64) << SHIFTS.2
+        (self.buf_idx as u64) << SHIFTS.0
+            | (self.len as u64) << SHIFTS.1
+            | (self.flags as u64) << SHIFTS.2
     }
 }
 
 /// Slots `[start, end)` of one ring, contiguous (no wrap). The range is
 /// checked once when the run is made; accesses by position `0..len()` then
 /// need no comparison against the ring size, so a loop over a run costs
-/// nothing per slot beyond its loads and stores.
+/// nothing per slot beyond its loads and stores. Two words, passed by
+/// value.
+#[derive(Clone, Copy)]
 pub struct SlotRun<'a> {
     first: *mut NetmapSlot,
     len: usize,
@@ -211,7 +215,10 @@ impl RingMem<'_> {
     /// validated indices).
     #[inline]
     pub fn run(&self, start: u32, end: u32) -> SlotRun<'_> {
-        assert!(start <= end && end <= self.num_slots, "slot run {start}..{end}");
+        assert!(
+            start <= end && end <= self.num_slots,
+            "slot run {start}..{end}"
+        );
         SlotRun {
             // SAFETY: start <= num_slots: at most one past the last slot.
             first: unsafe {

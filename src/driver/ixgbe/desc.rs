@@ -66,6 +66,8 @@ pub struct AdvTxWb {
     pub status: u32,
 }
 
+/// Byte offset of `cmd_type_len` in the read format.
+pub const TXD_CMD_OFFSET: usize = 8;
 /// Byte of the write-back `status` holding DD.
 pub const TXD_STATUS_OFFSET: usize = 12;
 pub const TXD_STAT_DD: u32 = 1 << 0;
@@ -92,7 +94,7 @@ const _: () = {
     assert!(offset_of!(AdvRxWb, status_error) == RXD_STATUS_OFFSET);
     assert!(offset_of!(AdvRxWb, length) == RXD_LENGTH_OFFSET);
     assert!(offset_of!(AdvRxWb, vlan) == 14);
-    assert!(offset_of!(AdvTxRead, cmd_type_len) == 8);
+    assert!(offset_of!(AdvTxRead, cmd_type_len) == TXD_CMD_OFFSET);
     assert!(offset_of!(AdvTxRead, olinfo_status) == 12);
     assert!(offset_of!(AdvTxWb, status) == TXD_STATUS_OFFSET);
 };

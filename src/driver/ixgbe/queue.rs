@@ -12,9 +12,9 @@ use super::desc::*;
 use super::regs::{rdt, tdt};
 use crate::api::abi::slot_flags::{CLEARED_ON_TX, NS_BUF_CHANGED, NS_MOREFRAG, NS_REPORT};
 use crate::api::{ApiError, KRing};
-use crate::driver::desc_ring::{DescRing, DmaWindow};
+use crate::driver::desc_ring::{DescRing, DescRun, DmaWindow};
 use crate::driver::regs::RegisterAccess;
-use crate::mem::{Region, RingMem, SlotHead};
+use crate::mem::{BufBounds, Region, RingMem, SlotHead, SlotRun};
 
 /// Ask for a completion report at least this often, so `tail` advances in
 /// steps of at most this many slots even in one long batch.
@@ -86,59 +86,61 @@ impl TxQueue {
         kring: &mut KRing,
     ) -> Result<(), ApiError> {
         let head = kring.prologue(ring)?;
-        let mut result = Ok(());
+        // A bad slot: position, buffer index and length. The error itself
+        // is built only at the end, off the fast path.
+        let mut bad: Option<(u32, SlotHead)> = None;
         if head != kring.hwcur {
             let bounds = region.buf_bounds();
-            // An open multi-descriptor packet: its start and length so far;
-            // `open` is NS_MOREFRAG while one is, which sends every slot to
-            // the slow path until it ends.
+            // A multi-descriptor packet not ended yet (its start and length
+            // so far) goes slot by slot through the out-of-line path.
             let mut pkt = Packet::NONE;
-            let mut open = 0u16;
             let mut end = head;
             'runs: for (lo, hi) in kring.runs(kring.hwcur, kring.distance(kring.hwcur, head)) {
                 let mut c = lo;
                 while c < hi {
                     let ce = hi.min(c + RS_EVERY);
                     let (slots, descs) = (ring.run(c, ce), self.descs.run(c, ce));
-                    for j in 0..slots.len() {
-                        let h = slots.head(j);
-                        if !bounds.slot_ok(h.buf_idx, h.len) {
-                            let pos = c + j as u32;
-                            result = Err(bad_slot(region, kring, pos, h.buf_idx, h.len));
-                            end = pos;
-                            report_last(&self.descs, &mut self.reports, c, pos, open, &pkt);
-                            break 'runs;
+                    let n = slots.len();
+                    // Alternate between the common case and the out-of-line
+                    // path until the run is written or a bad slot cuts it.
+                    let mut j = 0;
+                    let cut = loop {
+                        if pkt.start == NO_POS {
+                            j = write_whole_packets(slots, descs, j, bounds, dma);
                         }
-                        if (h.flags | open) & (NS_MOREFRAG | NS_REPORT) == 0 {
-                            let len = h.len as u64;
-                            descs.write_halves(
-                                j,
-                                dma.buf_iova(h.buf_idx),
-                                TXD_CMD_ONE as u64 | len | len << (32 + TXD_PAYLEN_SHIFT),
-                            );
-                            slots.set_flags(j, h.flags & !CLEARED_ON_TX);
-                        } else {
-                            let pos = c + j as u32;
-                            open = slow_slot(
-                                &self.descs,
-                                &mut self.reports,
-                                ring,
-                                kring,
-                                dma,
-                                pos,
-                                h,
-                                &mut pkt,
-                            );
+                        if j == n {
+                            break None;
                         }
+                        let mut slow = SlowPath {
+                            descs: &self.descs,
+                            reports: &mut self.reports,
+                            ring,
+                            kring,
+                            dma,
+                            bounds,
+                            slots: &slots,
+                            first: c,
+                            pkt: &mut pkt,
+                        };
+                        match slow.finish_packet(j) {
+                            Ok(next) => j = next,
+                            Err(at) => break Some(at),
+                        }
+                    };
+                    let stop = cut.map_or(ce, |at| c + at as u32);
+                    report_last(&self.descs, &mut self.reports, c, stop, &pkt);
+                    if let Some(at) = cut {
+                        bad = Some((stop, slots.head(at)));
+                        end = stop;
+                        break 'runs;
                     }
-                    report_last(&self.descs, &mut self.reports, c, ce, open, &pkt);
                     c = ce;
                 }
             }
             // A packet whose end has not been handed over yet (the batch
             // ends inside it, or a bad slot cut it) waits for the next sync,
             // so a fragment never goes out without its end.
-            if open != 0 {
+            if pkt.start != NO_POS {
                 end = pkt.start;
             }
             if end != kring.hwcur {
@@ -149,7 +151,10 @@ impl TxQueue {
         }
         self.reclaim(kring);
         kring.finalize(ring);
-        result
+        match bad {
+            None => Ok(()),
+            Some((pos, h)) => Err(bad_slot(region, kring, pos, h.buf_idx, h.len)),
+        }
     }
 
     /// Advances hwtail past every reported descriptor the device finished.
@@ -180,6 +185,36 @@ impl TxQueue {
     }
 }
 
+/// Writes one descriptor per slot from `j` on while the slots hold whole,
+/// valid packets with no NS_REPORT: the common case. Returns the first
+/// position it left (a fragment, a report, a bad slot, or the run's end).
+/// Not inlined, so the loop has the registers to itself.
+#[inline(never)]
+fn write_whole_packets(
+    slots: SlotRun<'_>,
+    descs: DescRun<'_, AdvTxRead>,
+    mut j: usize,
+    bounds: BufBounds,
+    dma: DmaWindow,
+) -> usize {
+    let n = slots.len().min(descs.len());
+    while j < n {
+        let h = slots.head(j);
+        if !bounds.slot_ok(h.buf_idx, h.len) || h.flags & (NS_MOREFRAG | NS_REPORT) != 0 {
+            break;
+        }
+        let len = h.len as u64;
+        descs.write_halves(
+            j,
+            dma.buf_iova(h.buf_idx),
+            TXD_CMD_ONE as u64 | len | len << (32 + TXD_PAYLEN_SHIFT),
+        );
+        slots.set_flags(j, h.flags & !CLEARED_ON_TX);
+        j += 1;
+    }
+    j
+}
+
 /// Puts RS on the last packet that ended in the run `[c, stop)` the sync
 /// just wrote, unless it already has it (NS_REPORT) or the run ended none.
 /// With no packet open at `stop`, that is the slot before `stop`; with one
@@ -190,95 +225,112 @@ fn report_last(
     reports: &mut VecDeque<u32>,
     c: u32,
     stop: u32,
-    open: u16,
     pkt: &Packet,
 ) {
-    let boundary = if open != 0 { pkt.start } else { stop };
+    let boundary = if pkt.start != NO_POS { pkt.start } else { stop };
     if boundary <= c || boundary > stop {
         return;
     }
     let pos = boundary - 1;
     if reports.back() != Some(&pos) {
-        let d = descs.read(pos);
-        descs.write(
-            pos,
-            AdvTxRead {
-                cmd_type_len: d.cmd_type_len | TXD_CMD_RS,
-                ..d
-            },
-        );
+        descs.or_u32(pos, TXD_CMD_OFFSET, TXD_CMD_RS);
         reports.push_back(pos);
     }
 }
 
-/// A fragment of a multi-descriptor packet, or a slot asking for a report.
-/// PAYLEN (the whole packet's length) goes in the packet's first
-/// descriptor, patched once the end is known; the slots' flags are consumed
-/// only when the packet is whole, so a held-back fragment keeps its
-/// NS_MOREFRAG. Returns NS_MOREFRAG while the packet is open, else 0.
-#[inline(never)]
-#[allow(clippy::too_many_arguments)]
-fn slow_slot(
-    descs: &DescRing<AdvTxRead>,
-    reports: &mut VecDeque<u32>,
-    ring: &RingMem<'_>,
-    kring: &KRing,
+/// What the out-of-line part of a txsync needs: fragments of
+/// multi-descriptor packets and slots asking for a report.
+struct SlowPath<'a, 'r> {
+    descs: &'a DescRing<AdvTxRead>,
+    reports: &'a mut VecDeque<u32>,
+    ring: &'a RingMem<'r>,
+    kring: &'a KRing,
     dma: DmaWindow,
-    pos: u32,
-    h: SlotHead,
-    pkt: &mut Packet,
-) -> u16 {
-    let more = h.flags & NS_MOREFRAG != 0;
-    let report = !more && h.flags & NS_REPORT != 0;
-    let start = if pkt.start == NO_POS { pos } else { pkt.start };
-    pkt.paylen += h.len as u32;
-    let cmd = TXD_DTYP_DATA
-        | TXD_CMD_DEXT
-        | TXD_CMD_IFCS
-        | if more { 0 } else { TXD_CMD_EOP }
-        | if report { TXD_CMD_RS } else { 0 };
-    descs.write(
-        pos,
-        AdvTxRead {
-            addr: dma.buf_iova(h.buf_idx),
-            cmd_type_len: cmd | h.len as u32,
-            olinfo_status: if start == pos && !more {
-                pkt.paylen << TXD_PAYLEN_SHIFT
-            } else {
-                0
-            },
-        },
-    );
-    if more {
-        pkt.start = start;
-        return NS_MOREFRAG;
+    bounds: BufBounds,
+    /// The run being written and its first position.
+    slots: &'a SlotRun<'a>,
+    first: u32,
+    pkt: &'a mut Packet,
+}
+
+impl SlowPath<'_, '_> {
+    /// Writes the run's slots from `j` until the packet there ends (or the
+    /// run does, leaving it open); a packet that is whole in one slot just
+    /// asks for a report. Returns where it stopped, or the position of a bad
+    /// slot.
+    #[inline(never)]
+    fn finish_packet(&mut self, mut j: usize) -> Result<usize, usize> {
+        while j < self.slots.len() {
+            let h = self.slots.head(j);
+            if !self.bounds.slot_ok(h.buf_idx, h.len) {
+                return Err(j);
+            }
+            self.slot(self.first + j as u32, h);
+            j += 1;
+            if self.pkt.start == NO_POS {
+                break;
+            }
+        }
+        Ok(j)
     }
-    if start != pos {
-        let d = descs.read(start);
-        descs.write(
-            start,
+
+    /// One slot. PAYLEN (the whole packet's length) goes in the packet's
+    /// first descriptor, patched once the end is known; the slots' flags are
+    /// consumed only when the packet is whole, so a held-back fragment
+    /// keeps its NS_MOREFRAG.
+    fn slot(&mut self, pos: u32, h: SlotHead) {
+        let pkt = &mut *self.pkt;
+        let more = h.flags & NS_MOREFRAG != 0;
+        let report = !more && h.flags & NS_REPORT != 0;
+        let start = if pkt.start == NO_POS { pos } else { pkt.start };
+        pkt.paylen += h.len as u32;
+        let cmd = TXD_DTYP_DATA
+            | TXD_CMD_DEXT
+            | TXD_CMD_IFCS
+            | if more { 0 } else { TXD_CMD_EOP }
+            | if report { TXD_CMD_RS } else { 0 };
+        self.descs.write(
+            pos,
             AdvTxRead {
-                olinfo_status: pkt.paylen << TXD_PAYLEN_SHIFT,
-                ..d
+                addr: self.dma.buf_iova(h.buf_idx),
+                cmd_type_len: cmd | h.len as u32,
+                olinfo_status: if start == pos && !more {
+                    pkt.paylen << TXD_PAYLEN_SHIFT
+                } else {
+                    0
+                },
             },
         );
-    }
-    let mut k = start;
-    loop {
-        let flags = ring.slot_flags(k);
-        if flags & CLEARED_ON_TX != 0 {
-            ring.set_slot_flags(k, flags & !CLEARED_ON_TX);
+        if more {
+            pkt.start = start;
+            return;
         }
-        if k == pos {
-            break;
+        if start != pos {
+            let d = self.descs.read(start);
+            self.descs.write(
+                start,
+                AdvTxRead {
+                    olinfo_status: pkt.paylen << TXD_PAYLEN_SHIFT,
+                    ..d
+                },
+            );
         }
-        k = kring.next(k);
+        let mut k = start;
+        loop {
+            let flags = self.ring.slot_flags(k);
+            if flags & CLEARED_ON_TX != 0 {
+                self.ring.set_slot_flags(k, flags & !CLEARED_ON_TX);
+            }
+            if k == pos {
+                break;
+            }
+            k = self.kring.next(k);
+        }
+        if report {
+            self.reports.push_back(pos);
+        }
+        *pkt = Packet::NONE;
     }
-    if report {
-        reports.push_back(pos);
-    }
-    *pkt = Packet::NONE;
-    0
 }
 
 /// One receive queue.
@@ -346,46 +398,49 @@ impl RxQueue {
         let room = kring.distance(kring.hwtail, kring.prev(kring.hwcur));
         let max_len = region.buf_size().min(u16::MAX as u32);
         let mut got = 0;
-        'scan: for (lo, hi) in kring.runs(kring.hwtail, room) {
+        for (lo, hi) in kring.runs(kring.hwtail, room) {
+            if lo == hi {
+                break;
+            }
             let (slots, descs) = (ring.run(lo, hi), self.descs.run(lo, hi));
-            for j in 0..slots.len() {
-                let status = descs.read_u32(j, RXD_STATUS_OFFSET);
-                if status & RXD_STAT_DD == 0 {
-                    break 'scan;
+            // Whole good frames in a loop with no call; anything else is
+            // taken apart out of line, then the loop resumes.
+            let mut j = 0;
+            loop {
+                j = publish_good_frames(slots, descs, j, max_len);
+                if j == slots.len() || descs.read_u32(j, RXD_STATUS_OFFSET) & RXD_STAT_DD == 0 {
+                    break;
                 }
                 fence(Ordering::Acquire);
+                let status = descs.read_u32(j, RXD_STATUS_OFFSET);
                 let len = descs.read_u16(j, RXD_LENGTH_OFFSET);
-                // The common case: a whole, good frame of a sane length.
-                if status & (RXD_ERR_FRAME | RXD_STAT_EOP) == RXD_STAT_EOP
-                    && (len as u32).wrapping_sub(1) < max_len
-                {
-                    slots.set_len_flags(j, len, 0);
-                } else {
-                    let (len, flags) = self.errors.unusual(len, status, max_len);
-                    slots.set_len_flags(j, len, flags);
-                }
-                got += 1;
+                let (len, flags) = self.errors.unusual(len, status, max_len);
+                slots.set_len_flags(j, len, flags);
+                j += 1;
+            }
+            got += j as u32;
+            if j < slots.len() {
+                break;
             }
         }
         kring.hwtail = kring.advance(kring.hwtail, got);
 
-        let mut result = Ok(());
+        // A bad slot: position, buffer index and length. The error itself
+        // is built only at the end, off the fast path.
+        let mut bad: Option<(u32, SlotHead)> = None;
         if head != kring.hwcur {
             let bounds = region.buf_bounds();
             let mut given = 0;
-            'release: for (lo, hi) in kring.runs(kring.hwcur, kring.distance(kring.hwcur, head)) {
+            for (lo, hi) in kring.runs(kring.hwcur, kring.distance(kring.hwcur, head)) {
+                if lo == hi {
+                    break;
+                }
                 let (slots, descs) = (ring.run(lo, hi), self.descs.run(lo, hi));
-                for j in 0..slots.len() {
-                    let h = slots.head(j);
-                    if !bounds.buf_ok(h.buf_idx) {
-                        let pos = lo + j as u32;
-                        result = Err(bad_slot(region, kring, pos, h.buf_idx, 0));
-                        break 'release;
-                    }
-                    slots.set_flags(j, h.flags & !NS_BUF_CHANGED);
-                    // hdr_addr 0 also clears the DD bit of the last write-back.
-                    descs.write_halves(j, dma.buf_iova(h.buf_idx), 0);
-                    given += 1;
+                let j = give_buffers(slots, descs, bounds, dma);
+                given += j as u32;
+                if j < slots.len() {
+                    bad = Some((lo + j as u32, slots.head(j)));
+                    break;
                 }
             }
             if given != 0 {
@@ -396,8 +451,70 @@ impl RxQueue {
             }
         }
         kring.finalize(ring);
-        result
+        match bad {
+            None => Ok(()),
+            Some((pos, h)) => Err(bad_slot(region, kring, pos, h.buf_idx, 0)),
+        }
     }
+}
+
+/// Publishes the run's frames from `j` on while they are done, whole,
+/// error-free and of a sane length (the common case): one status load, one
+/// length load, one slot store each. Returns the first position it left.
+#[inline(never)]
+fn publish_good_frames(
+    slots: SlotRun<'_>,
+    descs: DescRun<'_, AdvRxRead>,
+    mut j: usize,
+    max_len: u32,
+) -> usize {
+    let n = slots.len().min(descs.len());
+    while j < n {
+        let status = descs.read_u32(j, RXD_STATUS_OFFSET);
+        if status & (RXD_STAT_DD | RXD_STAT_EOP | RXD_ERR_FRAME) != RXD_STAT_DD | RXD_STAT_EOP {
+            break;
+        }
+        fence(Ordering::Acquire);
+        let len = descs.read_u16(j, RXD_LENGTH_OFFSET);
+        if (len as u32).wrapping_sub(1) >= max_len {
+            break;
+        }
+        slots.set_len_flags(j, len, 0);
+        j += 1;
+    }
+    j
+}
+
+/// Hands the run's buffers back to the device: one slot load, one flag
+/// store (NS_BUF_CHANGED consumed) and one descriptor write per slot, every
+/// buffer index checked. Returns how many it gave (fewer than the run at a
+/// bad index).
+#[inline(never)]
+fn give_buffers(
+    slots: SlotRun<'_>,
+    descs: DescRun<'_, AdvRxRead>,
+    bounds: BufBounds,
+    dma: DmaWindow,
+) -> usize {
+    let n = slots.len().min(descs.len());
+    let mut j = 0;
+    while j < n {
+        let h = slots.head(j);
+        if !bounds.buf_ok(h.buf_idx) {
+            break;
+        }
+        slots.set_head(
+            j,
+            SlotHead {
+                flags: h.flags & !NS_BUF_CHANGED,
+                ..h
+            },
+        );
+        // hdr_addr 0 also clears the DD bit of the last write-back.
+        descs.write_halves(j, dma.buf_iova(h.buf_idx), 0);
+        j += 1;
+    }
+    j
 }
 
 impl QueueErrors {
