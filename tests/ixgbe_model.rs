@@ -1231,8 +1231,7 @@ fn mixed_fragments_reports_long_batches_and_cut_batches_arrive_whole_in_order() 
     while got < total {
         // Fill up to 200 buffers (the peer's ring holds 255), in batches
         // that reach past the 64-slot report interval.
-        let ring = l.a.tx_ring(0);
-        let mut ring = ring;
+        let mut ring = l.a.tx_ring(0);
         let (head, tail) = (ring.head(), ring.tail());
         let free = (tail + SLOTS - head) % SLOTS;
         let budget = free.min(1 + rand(200) as u32);
@@ -1275,7 +1274,7 @@ fn mixed_fragments_reports_long_batches_and_cut_batches_arrive_whole_in_order() 
             // Only the held-back frame is still the application's.
             starts.drain(..starts.len() - 1);
         }
-        let mut ring = l.a.tx_ring(0);
+        let ring = l.a.tx_ring(0);
         if rand(4) == 0 && !starts.is_empty() {
             let at = starts[rand(starts.len() as u64) as usize];
             let good = ring.slot(at).buf_idx;
