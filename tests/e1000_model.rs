@@ -261,3 +261,38 @@ fn mac_and_promiscuous_mode_through_the_port() {
     let mut pipe = Port::open(&format!("netmap:macpipe_{}{{0", std::process::id())).unwrap();
     assert!(pipe.set_mac([0; 6]).is_err() && pipe.set_promiscuous(true).is_err());
 }
+
+/// A released receive slot whose buffer index was changed without
+/// NS_BUF_CHANGED is checked all the same: the device never gets an address
+/// outside the pool, and the ring works once the index is fixed.
+#[test]
+fn unflagged_bad_rx_buffer_is_rejected_and_the_ring_recovers() {
+    let mut l = lab(64);
+    l.a.tx_batch(0).push(&frame(1, 60));
+    l.a.txsync().unwrap();
+    l.b.rxsync().unwrap();
+    let rx = l.b.rx_ring(0);
+    let h = rx.head();
+    assert_ne!(h, rx.tail(), "the frame arrived");
+    let good = rx.slot(h).buf_idx;
+    rx.set_buf_idx(h, u32::MAX);
+    rx.advance_to(rx.next(h));
+    assert!(matches!(
+        l.b.rxsync(),
+        Err(ApiError::BadBufIdx {
+            buf_idx: u32::MAX,
+            ..
+        })
+    ));
+    l.b.rx_ring(0).set_buf_idx(h, good);
+    l.b.rxsync().unwrap();
+    l.a.tx_batch(0).push(&frame(2, 60));
+    l.a.txsync().unwrap();
+    l.b.rxsync().unwrap();
+    let rx = l.b.rx_ring(0);
+    assert_eq!(rx.packet(rx.head()), Some(&frame(2, 60)[..]));
+    assert!(
+        l.model_b.faults().is_empty(),
+        "the device was pointed outside the pool"
+    );
+}

@@ -1322,3 +1322,35 @@ fn mixed_fragments_reports_long_batches_and_cut_batches_arrive_whole_in_order() 
     assert_eq!(l.b.nic_info().unwrap().counter("GPRC"), Some(total));
     assert_clean(&l);
 }
+
+/// A released receive slot whose buffer index was changed without
+/// NS_BUF_CHANGED is checked all the same: the device never gets an address
+/// outside the pool, and the ring works once the index is fixed.
+#[test]
+fn unflagged_bad_rx_buffer_is_rejected_and_the_ring_recovers() {
+    let mut l = lab("ixgbe-badrx", 1, 64);
+    l.a.tx_batch(0).push(&frame(1, 60));
+    l.a.txsync().unwrap();
+    l.b.rxsync().unwrap();
+    let rx = l.b.rx_ring(0);
+    let h = rx.head();
+    assert_ne!(h, rx.tail(), "the frame arrived");
+    let good = rx.slot(h).buf_idx;
+    rx.set_buf_idx(h, u32::MAX);
+    rx.advance_to(rx.next(h));
+    assert!(matches!(
+        l.b.rxsync(),
+        Err(ApiError::BadBufIdx {
+            buf_idx: u32::MAX,
+            ..
+        })
+    ));
+    l.b.rx_ring(0).set_buf_idx(h, good);
+    l.b.rxsync().unwrap();
+    l.a.tx_batch(0).push(&frame(2, 60));
+    l.a.txsync().unwrap();
+    l.b.rxsync().unwrap();
+    let rx = l.b.rx_ring(0);
+    assert_eq!(rx.packet(rx.head()), Some(&frame(2, 60)[..]));
+    assert_clean(&l);
+}

@@ -243,11 +243,14 @@ impl RxQueue {
             let mut k = kring.hwcur;
             while k != head {
                 let s = ring.slot(k);
+                // Checked flagged or not: an application that changes
+                // buf_idx without NS_BUF_CHANGED must not point the device
+                // outside the pool.
+                if let Err(e) = check_slot(region, kring, k, s.buf_idx, 0) {
+                    result = Err(e);
+                    break;
+                }
                 if s.flags & NS_BUF_CHANGED != 0 {
-                    if let Err(e) = check_slot(region, kring, k, s.buf_idx, 0) {
-                        result = Err(e);
-                        break;
-                    }
                     ring.set_slot_flags(k, s.flags & !NS_BUF_CHANGED);
                 }
                 self.descs.write(
