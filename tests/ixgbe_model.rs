@@ -1291,6 +1291,14 @@ fn mixed_fragments_reports_long_batches_and_cut_batches_arrive_whole_in_order() 
         let ring = l.a.tx_ring(0);
         ring.advance_to(cur);
         l.a.txsync().unwrap();
+        // The model completes at the tail write and every batch ends with
+        // a report: all transmit slots are the application's again.
+        let ring = l.a.tx_ring(0);
+        assert_eq!(
+            (ring.tail() + SLOTS - ring.head()) % SLOTS,
+            SLOTS - 1,
+            "transmit slots not reclaimed after frame {sent}"
+        );
 
         l.b.rxsync().unwrap();
         let rx = l.b.rx_ring(0);

@@ -46,6 +46,9 @@ struct State {
     regs: HashMap<usize, u32>,
     faults: Vec<String>,
     removed: bool,
+    /// Bytes of a frame whose EOP descriptor has not come yet: kept across
+    /// tail writes, as QEMU's e1000 keeps its `tx.packet`.
+    tx_partial: Vec<u8>,
 }
 
 impl State {
@@ -61,6 +64,7 @@ impl State {
     }
     fn reset(&mut self, mac: [u8; 6]) {
         self.regs.clear();
+        self.tx_partial.clear();
         self.set(CTRL, 0x4014_0240);
         self.set(STATUS, 0x8008_0780); // link down until SLU
         self.set(RAL0, u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]));
@@ -172,7 +176,7 @@ impl E1000Model {
             return frames;
         }
         let (mut head, tail) = (s.get(TDH), s.get(TDT) % n);
-        let mut frame = Vec::new();
+        let mut frame = std::mem::take(&mut s.tx_partial);
         while head != tail {
             let at = base + head as u64 * 16;
             let mut d = [0u8; 16];
@@ -198,6 +202,7 @@ impl E1000Model {
             head = (head + 1) % n;
         }
         s.set(TDH, head);
+        s.tx_partial = frame;
         frames
     }
 

@@ -4,7 +4,8 @@
 use std::marker::PhantomData;
 use std::ptr::{read_volatile, write_volatile};
 
-use crate::mem::{MemError, Region};
+use crate::api::abi::slot_flags::NS_BUF_CHANGED;
+use crate::mem::{BufBounds, MemError, Region, SlotHead, SlotRun};
 
 /// Where the region's buffer area sits in the device's address space:
 /// buffer `idx` is at `base + idx * buf_size`, O(1).
@@ -122,6 +123,17 @@ impl<D: Copy + Default> DescRing<D> {
         }
     }
 
+    /// Sets `bits` in the byte at `offset` of descriptor `i`.
+    #[inline]
+    pub fn or_u8(&self, i: u32, offset: usize, bits: u8) {
+        assert!(i < self.count && offset < std::mem::size_of::<D>());
+        // SAFETY: inside descriptor i (checked above).
+        unsafe {
+            let p = self.ptr.add(i as usize).cast::<u8>().add(offset);
+            write_volatile(p, read_volatile(p) | bits);
+        }
+    }
+
     /// Returns the ring's buffers to the region once the device has
     /// stopped; later calls do nothing.
     pub fn release(&mut self, region: &Region) {
@@ -208,4 +220,38 @@ impl<D: Copy> DescRun<'_, D> {
         // SAFETY: as in `read_u32`.
         unsafe { read_volatile(self.desc_ptr(j).cast::<u8>().add(offset).cast::<u16>()) }
     }
+}
+
+/// Hands a run of released receive slots back to the device: per slot one
+/// load, a buffer index check (flagged or not), one slot store consuming
+/// NS_BUF_CHANGED and a descriptor whose first 8 bytes are the buffer's
+/// address and the other 8 zero (which also clears the DD bit of the last
+/// write-back) — the receive "read" format of both the legacy and the
+/// advanced descriptors. Returns how many it gave (fewer than the run at a
+/// bad index). Not inlined, so the loop has the registers to itself.
+#[inline(never)]
+pub fn give_buffers<D: Copy>(
+    slots: SlotRun<'_>,
+    descs: DescRun<'_, D>,
+    bounds: BufBounds,
+    dma: DmaWindow,
+) -> usize {
+    let n = slots.len().min(descs.len());
+    let mut j = 0;
+    while j < n {
+        let h = slots.head(j);
+        if !bounds.buf_ok(h.buf_idx) {
+            break;
+        }
+        slots.set_head(
+            j,
+            SlotHead {
+                flags: h.flags & !NS_BUF_CHANGED,
+                ..h
+            },
+        );
+        descs.write_halves(j, dma.buf_iova(h.buf_idx), 0);
+        j += 1;
+    }
+    j
 }

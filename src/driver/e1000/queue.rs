@@ -9,17 +9,22 @@ use std::sync::atomic::{Ordering, fence};
 
 use super::desc::*;
 use super::regs::{RDT, TDT};
-use crate::api::abi::slot_flags::{CLEARED_ON_TX, NS_BUF_CHANGED, NS_MOREFRAG, NS_REPORT};
+use crate::api::abi::slot_flags::{CLEARED_ON_TX, NS_MOREFRAG, NS_REPORT};
 use crate::api::{ApiError, KRing};
-use crate::driver::desc_ring::{DescRing, DmaWindow};
+use crate::driver::desc_ring::{DescRing, DescRun, DmaWindow, give_buffers};
 use crate::driver::regs::RegisterAccess;
-use crate::mem::{Region, RingMem};
+use crate::mem::{BufBounds, Region, RingMem, SlotHead, SlotRun};
 
 /// Ask for a completion report at least this often, so `tail` advances in
 /// steps of at most this many slots even in one long batch.
 pub const RS_EVERY: u32 = 64;
 const TXD_STATUS_OFFSET: usize = 12;
+const TXD_CMD_OFFSET: usize = 11;
+/// The RX write-back's status byte (12) and errors byte (13), read as the
+/// low half of the u32 at 12.
 const RXD_STATUS_OFFSET: usize = 12;
+const RXD_LENGTH_OFFSET: usize = 8;
+const RXD_ERRORS_MASK: u32 = 0xff00;
 
 /// Device misbehaviour seen by the queues, reported through statistics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -34,7 +39,6 @@ pub struct TxQueue {
     pub descs: DescRing<TxDesc>,
     /// Positions whose descriptor asked for a report (RS), oldest first.
     reports: VecDeque<u32>,
-    since_report: u32,
 }
 
 impl TxQueue {
@@ -43,11 +47,14 @@ impl TxQueue {
         TxQueue {
             descs,
             reports: VecDeque::with_capacity(n),
-            since_report: 0,
         }
     }
 
     /// Transmits `[hwcur, head)` and reclaims completed slots.
+    ///
+    /// In contiguous runs of at most `RS_EVERY` slots, the last of each
+    /// asking for a report: the common slot (no NS_REPORT, no NS_MOREFRAG)
+    /// goes through a call-free loop, the others one by one out of line.
     pub fn sync(
         &mut self,
         regs: &impl RegisterAccess,
@@ -57,67 +64,55 @@ impl TxQueue {
         kring: &mut KRing,
     ) -> Result<(), ApiError> {
         let head = kring.prologue(ring)?;
-        let mut result = Ok(());
+        let mut bad: Option<(u32, SlotHead)> = None;
         if head != kring.hwcur {
-            let mut k = kring.hwcur;
-            let mut last: Option<(u32, TxDesc)> = None;
-            while k != head {
-                let s = ring.slot(k);
-                if let Err(e) = check_slot(region, kring, k, s.buf_idx, s.len) {
-                    result = Err(e);
-                    break;
+            let bounds = region.buf_bounds();
+            let mut end = head;
+            'runs: for (lo, hi) in kring.runs(kring.hwcur, kring.distance(kring.hwcur, head)) {
+                let mut c = lo;
+                while c < hi {
+                    let ce = hi.min(c + RS_EVERY);
+                    let (slots, descs) = (ring.run(c, ce), self.descs.run(c, ce));
+                    let mut j = 0;
+                    let cut = loop {
+                        j = write_plain_slots(slots, descs, j, bounds, dma);
+                        if j == slots.len() {
+                            break None;
+                        }
+                        let h = slots.head(j);
+                        if !bounds.slot_ok(h.buf_idx, h.len) {
+                            break Some(j);
+                        }
+                        write_special(&self.descs, &mut self.reports, c + j as u32, h, dma);
+                        slots.set_flags(j, h.flags & !CLEARED_ON_TX);
+                        j += 1;
+                    };
+                    let stop = cut.map_or(ce, |at| c + at as u32);
+                    // What was handed over ends with a report, so it
+                    // completes.
+                    if stop > c && self.reports.back() != Some(&(stop - 1)) {
+                        self.descs.or_u8(stop - 1, TXD_CMD_OFFSET, TXD_CMD_RS);
+                        self.reports.push_back(stop - 1);
+                    }
+                    if let Some(at) = cut {
+                        bad = Some((stop, slots.head(at)));
+                        end = stop;
+                        break 'runs;
+                    }
+                    c = ce;
                 }
-                let next = kring.next(k);
-                let report =
-                    s.flags & NS_REPORT != 0 || next == head || self.since_report + 1 >= RS_EVERY;
-                let eop = if s.flags & NS_MOREFRAG != 0 {
-                    0
-                } else {
-                    TXD_CMD_EOP
-                };
-                let desc = TxDesc {
-                    addr: dma.buf_iova(s.buf_idx),
-                    length: s.len,
-                    cmd: TXD_CMD_IFCS | eop | if report { TXD_CMD_RS } else { 0 },
-                    ..TxDesc::default()
-                };
-                self.descs.write(k, desc);
-                self.note_report(k, report);
-                if s.flags & CLEARED_ON_TX != 0 {
-                    ring.set_slot_flags(k, s.flags & !CLEARED_ON_TX);
-                }
-                last = Some((k, desc));
-                k = next;
             }
-            // A batch cut short by a bad slot still ends with a report, so
-            // what was sent completes.
-            if let Some((pos, desc)) = last.filter(|(_, d)| d.cmd & TXD_CMD_RS == 0) {
-                self.descs.write(
-                    pos,
-                    TxDesc {
-                        cmd: desc.cmd | TXD_CMD_RS,
-                        ..desc
-                    },
-                );
-                self.note_report(pos, true);
-            }
-            if k != kring.hwcur {
+            if end != kring.hwcur {
                 fence(Ordering::Release);
-                regs.write32(TDT, k);
-                kring.hwcur = k;
+                regs.write32(TDT, end);
+                kring.hwcur = end;
             }
         }
         self.reclaim(kring);
         kring.finalize(ring);
-        result
-    }
-
-    fn note_report(&mut self, pos: u32, report: bool) {
-        if report {
-            self.reports.push_back(pos);
-            self.since_report = 0;
-        } else {
-            self.since_report += 1;
+        match bad {
+            None => Ok(()),
+            Some((pos, h)) => Err(bad_slot(region, kring, pos, h.buf_idx, h.len)),
         }
     }
 
@@ -204,64 +199,55 @@ impl RxQueue {
         let head = kring.prologue(ring)?;
         // The device may fill [hwtail, hwcur - 1): never scan further, even
         // if it wrote DD where it should not have.
-        let limit = if kring.hwcur == 0 {
-            kring.num_slots - 1
-        } else {
-            kring.hwcur - 1
-        };
-        let buf_size = region.buf_size();
-        let mut i = kring.hwtail;
-        while i != limit {
-            if self.descs.read_byte(i, RXD_STATUS_OFFSET) & DESC_STA_DD == 0 {
+        let room = kring.distance(kring.hwtail, kring.prev(kring.hwcur));
+        let max_len = region.buf_size().min(u16::MAX as u32);
+        let mut got = 0;
+        for (lo, hi) in kring.runs(kring.hwtail, room) {
+            if lo == hi {
                 break;
             }
-            fence(Ordering::Acquire);
-            let d = self.descs.read(i);
-            let mut len = d.length;
-            if len as u32 > buf_size {
-                self.errors.rx_bad_length += 1;
-                len = buf_size as u16;
-            }
-            if d.errors != 0 {
-                self.errors.rx_errors += 1;
-            }
-            ring.set_slot_len(i, len);
-            ring.set_slot_flags(
-                i,
-                if d.status & RXD_STA_EOP != 0 {
-                    0
-                } else {
-                    NS_MOREFRAG
-                },
-            );
-            i = kring.next(i);
-        }
-        kring.hwtail = i;
-
-        let mut result = Ok(());
-        if head != kring.hwcur {
-            let mut k = kring.hwcur;
-            while k != head {
-                let s = ring.slot(k);
-                // Checked flagged or not: an application that changes
-                // buf_idx without NS_BUF_CHANGED must not point the device
-                // outside the pool.
-                if let Err(e) = check_slot(region, kring, k, s.buf_idx, 0) {
-                    result = Err(e);
+            let (slots, descs) = (ring.run(lo, hi), self.descs.run(lo, hi));
+            // Whole good frames in a call-free loop; anything else out of
+            // line, then the loop resumes.
+            let mut j = 0;
+            loop {
+                j = publish_good_frames(slots, descs, j, max_len);
+                if j == slots.len()
+                    || descs.read_u32(j, RXD_STATUS_OFFSET) & DESC_STA_DD as u32 == 0
+                {
                     break;
                 }
-                if s.flags & NS_BUF_CHANGED != 0 {
-                    ring.set_slot_flags(k, s.flags & !NS_BUF_CHANGED);
-                }
-                self.descs.write(
-                    k,
-                    RxDesc {
-                        addr: dma.buf_iova(s.buf_idx),
-                        ..RxDesc::default()
-                    },
-                );
-                k = kring.next(k);
+                fence(Ordering::Acquire);
+                let status = descs.read_u32(j, RXD_STATUS_OFFSET);
+                let len = descs.read_u16(j, RXD_LENGTH_OFFSET);
+                let (len, flags) = self.errors.unusual(len, status, max_len);
+                slots.set_len_flags(j, len, flags);
+                j += 1;
             }
+            got += j as u32;
+            if j < slots.len() {
+                break;
+            }
+        }
+        kring.hwtail = kring.advance(kring.hwtail, got);
+
+        let mut bad: Option<(u32, SlotHead)> = None;
+        if head != kring.hwcur {
+            let bounds = region.buf_bounds();
+            let mut given = 0;
+            for (lo, hi) in kring.runs(kring.hwcur, kring.distance(kring.hwcur, head)) {
+                if lo == hi {
+                    break;
+                }
+                let (slots, descs) = (ring.run(lo, hi), self.descs.run(lo, hi));
+                let j = give_buffers(slots, descs, bounds, dma);
+                given += j as u32;
+                if j < slots.len() {
+                    bad = Some((lo + j as u32, slots.head(j)));
+                    break;
+                }
+            }
+            let k = kring.advance(kring.hwcur, given);
             if k != kring.hwcur {
                 kring.hwcur = k;
                 // Each RDT write is a trap to the hypervisor (and a flush
@@ -277,8 +263,119 @@ impl RxQueue {
             }
         }
         kring.finalize(ring);
-        result
+        match bad {
+            None => Ok(()),
+            Some((pos, h)) => Err(bad_slot(region, kring, pos, h.buf_idx, 0)),
+        }
     }
+}
+
+impl QueueErrors {
+    /// A write-back that is not a whole good frame within the buffer:
+    /// counts errors and over-long lengths (clamped), and marks a frame
+    /// continued in the next descriptor with NS_MOREFRAG.
+    #[cold]
+    #[inline(never)]
+    fn unusual(&mut self, len: u16, status: u32, max_len: u32) -> (u16, u16) {
+        if status & RXD_ERRORS_MASK != 0 {
+            self.rx_errors += 1;
+        }
+        let mut len = len;
+        if len as u32 > max_len {
+            self.rx_bad_length += 1;
+            len = max_len as u16;
+        }
+        let flags = if status & RXD_STA_EOP as u32 != 0 {
+            0
+        } else {
+            NS_MOREFRAG
+        };
+        (len, flags)
+    }
+}
+
+/// A fragment (no EOP) or a slot asking for a report (RS now).
+#[inline(never)]
+fn write_special(
+    descs: &DescRing<TxDesc>,
+    reports: &mut VecDeque<u32>,
+    pos: u32,
+    h: SlotHead,
+    dma: DmaWindow,
+) {
+    let report = h.flags & NS_REPORT != 0;
+    let eop = if h.flags & NS_MOREFRAG != 0 {
+        0
+    } else {
+        TXD_CMD_EOP
+    };
+    descs.write(
+        pos,
+        TxDesc {
+            addr: dma.buf_iova(h.buf_idx),
+            length: h.len,
+            cmd: TXD_CMD_IFCS | eop | if report { TXD_CMD_RS } else { 0 },
+            ..TxDesc::default()
+        },
+    );
+    if report {
+        reports.push_back(pos);
+    }
+}
+
+/// Writes one legacy descriptor per slot from `j` on while the slots are
+/// valid, end their packet and ask for no report (the common case). Returns
+/// the first position it left. Not inlined, so the loop has the registers
+/// to itself.
+#[inline(never)]
+fn write_plain_slots(
+    slots: SlotRun<'_>,
+    descs: DescRun<'_, TxDesc>,
+    mut j: usize,
+    bounds: BufBounds,
+    dma: DmaWindow,
+) -> usize {
+    // Bytes 8..16: length, cso 0, cmd, status 0 (DD clear), css 0, special 0.
+    const CMD: u64 = ((TXD_CMD_IFCS | TXD_CMD_EOP) as u64) << 24;
+    let n = slots.len().min(descs.len());
+    while j < n {
+        let h = slots.head(j);
+        if !bounds.slot_ok(h.buf_idx, h.len) || h.flags & (NS_MOREFRAG | NS_REPORT) != 0 {
+            break;
+        }
+        descs.write_halves(j, dma.buf_iova(h.buf_idx), CMD | h.len as u64);
+        slots.set_flags(j, h.flags & !CLEARED_ON_TX);
+        j += 1;
+    }
+    j
+}
+
+/// Publishes the run's frames from `j` on while they are done, whole,
+/// error-free and fit the buffer: a status load, a length load and one
+/// slot store each. Returns the first position it left.
+#[inline(never)]
+fn publish_good_frames(
+    slots: SlotRun<'_>,
+    descs: DescRun<'_, RxDesc>,
+    mut j: usize,
+    max_len: u32,
+) -> usize {
+    const GOOD: u32 = (DESC_STA_DD | RXD_STA_EOP) as u32;
+    let n = slots.len().min(descs.len());
+    while j < n {
+        let status = descs.read_u32(j, RXD_STATUS_OFFSET);
+        if status & (GOOD | RXD_ERRORS_MASK) != GOOD {
+            break;
+        }
+        fence(Ordering::Acquire);
+        let len = descs.read_u16(j, RXD_LENGTH_OFFSET);
+        if len as u32 > max_len {
+            break;
+        }
+        slots.set_len_flags(j, len, 0);
+        j += 1;
+    }
+    j
 }
 
 /// The slot before `k` in a ring of `n`.
@@ -286,28 +383,21 @@ fn prev(k: u32, n: u32) -> u32 {
     if k == 0 { n - 1 } else { k - 1 }
 }
 
-fn check_slot(
-    region: &Region,
-    kring: &KRing,
-    k: u32,
-    buf_idx: u32,
-    len: u16,
-) -> Result<(), ApiError> {
+#[cold]
+#[inline(never)]
+fn bad_slot(region: &Region, kring: &KRing, k: u32, buf_idx: u32, len: u16) -> ApiError {
     if !region.valid_buf(buf_idx) {
-        return Err(ApiError::BadBufIdx {
+        return ApiError::BadBufIdx {
             ring: kring.id,
             slot: k,
             buf_idx,
             num_bufs: region.num_bufs(),
-        });
+        };
     }
-    if len as u32 > region.buf_size() {
-        return Err(ApiError::BadLen {
-            ring: kring.id,
-            slot: k,
-            len,
-            buf_size: region.buf_size(),
-        });
+    ApiError::BadLen {
+        ring: kring.id,
+        slot: k,
+        len,
+        buf_size: region.buf_size(),
     }
-    Ok(())
 }

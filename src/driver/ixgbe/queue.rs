@@ -10,9 +10,9 @@ use std::sync::atomic::{Ordering, fence};
 
 use super::desc::*;
 use super::regs::{rdt, tdt};
-use crate::api::abi::slot_flags::{CLEARED_ON_TX, NS_BUF_CHANGED, NS_MOREFRAG, NS_REPORT};
+use crate::api::abi::slot_flags::{CLEARED_ON_TX, NS_MOREFRAG, NS_REPORT};
 use crate::api::{ApiError, KRing};
-use crate::driver::desc_ring::{DescRing, DescRun, DmaWindow};
+use crate::driver::desc_ring::{DescRing, DescRun, DmaWindow, give_buffers};
 use crate::driver::regs::RegisterAccess;
 use crate::mem::{BufBounds, Region, RingMem, SlotHead, SlotRun};
 
@@ -480,38 +480,6 @@ fn publish_good_frames(
             break;
         }
         slots.set_len_flags(j, len, 0);
-        j += 1;
-    }
-    j
-}
-
-/// Hands the run's buffers back to the device: one slot load, one flag
-/// store (NS_BUF_CHANGED consumed) and one descriptor write per slot, every
-/// buffer index checked. Returns how many it gave (fewer than the run at a
-/// bad index).
-#[inline(never)]
-fn give_buffers(
-    slots: SlotRun<'_>,
-    descs: DescRun<'_, AdvRxRead>,
-    bounds: BufBounds,
-    dma: DmaWindow,
-) -> usize {
-    let n = slots.len().min(descs.len());
-    let mut j = 0;
-    while j < n {
-        let h = slots.head(j);
-        if !bounds.buf_ok(h.buf_idx) {
-            break;
-        }
-        slots.set_head(
-            j,
-            SlotHead {
-                flags: h.flags & !NS_BUF_CHANGED,
-                ..h
-            },
-        );
-        // hdr_addr 0 also clears the DD bit of the last write-back.
-        descs.write_halves(j, dma.buf_iova(h.buf_idx), 0);
         j += 1;
     }
     j
