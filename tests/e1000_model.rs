@@ -3,10 +3,13 @@
 //! never DMAs outside the buffer pool; bad slots and removed hardware give
 //! errors, not hangs.
 
+mod common;
 #[path = "../hw/models/e1000.rs"]
 mod e1000_model;
 
 use std::sync::Arc;
+
+use common::mixed_tx::{PiecesBeforeEop, mixed_transmit};
 
 use e1000_model::{Dma, E1000Model, ModelRegs};
 use vfio_netmap::api::nic::NicRings;
@@ -298,128 +301,18 @@ fn unflagged_bad_rx_buffer_is_rejected_and_the_ring_recovers() {
 }
 
 /// The transmit path's out-of-line cases mixed with the common one, over
-/// ring wraps: multi-buffer frames, NS_REPORT, batches longer than the
-/// report interval, batches ending inside a frame, and bad slots that cut a
-/// batch and are then fixed. Every frame arrives whole, in order, byte for
-/// byte, and every transmit slot comes back.
+/// ring wraps (see `common::mixed_tx`).
 #[test]
 fn e1000_mixed_fragments_reports_long_batches_and_cut_batches_arrive_whole_in_order() {
-    use std::collections::VecDeque;
-    use vfio_netmap::api::slot_flags::{NS_MOREFRAG, NS_REPORT};
-    const SLOTS: u32 = 256;
-    const BUF: usize = 2048;
-    let mut l = lab(SLOTS);
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut rand = move |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
-    let total = 30_000u64;
-    let (mut sent, mut got, mut cuts, mut held) = (0u64, 0u64, 0, 0);
-    let mut expected: VecDeque<Vec<u8>> = VecDeque::new();
-    let mut partial = Vec::new();
-    while got < total {
-        // Fill up to 200 buffers (the peer's ring holds 255), in batches
-        // that reach past the 64-slot report interval.
-        let mut ring = l.a.tx_ring(0);
-        let (head, tail) = (ring.head(), ring.tail());
-        let free = (tail + SLOTS - head) % SLOTS;
-        let budget = free.min(1 + rand(200) as u32);
-        let (mut cur, mut used) = (head, 0);
-        let mut starts = Vec::new();
-        while sent < total {
-            let len = 60 + rand(3900) as usize;
-            let pieces = len.div_ceil(BUF) as u32;
-            if used + pieces > budget {
-                break;
-            }
-            let f = frame(sent, len);
-            let report = rand(5) == 0;
-            starts.push(cur);
-            for (k, chunk) in f.chunks(BUF).enumerate() {
-                ring.buf_mut(cur).unwrap()[..chunk.len()].copy_from_slice(chunk);
-                ring.set_len(cur, chunk.len() as u16);
-                let last = k as u32 == pieces - 1;
-                let flags = match (last, report) {
-                    (false, _) => NS_MOREFRAG,
-                    (true, true) => NS_REPORT,
-                    (true, false) => 0,
-                };
-                ring.set_flags(cur, flags);
-                cur = ring.next(cur);
-            }
-            expected.push_back(f);
-            used += pieces;
-            sent += 1;
-        }
-        // Now and then: a batch handed over up to inside its last frame
-        // (the device waits for the rest), or a bad slot at a frame's start
-        // (an error; what precedes it goes, the rest once it is fixed).
-        let last_start = starts.last().copied();
-        let prev = if cur == 0 { SLOTS - 1 } else { cur - 1 };
-        if rand(4) == 0 && last_start.is_some_and(|s| s != prev) {
-            ring.advance_to(prev);
-            l.a.txsync().unwrap();
-            held += 1;
-            // The legacy descriptors of the last frame's first pieces went
-            // to the device (it waits for EOP): no frame start is left.
-            starts.clear();
-        }
-        let ring = l.a.tx_ring(0);
-        if rand(4) == 0 && !starts.is_empty() {
-            let at = starts[rand(starts.len() as u64) as usize];
-            let good = ring.slot(at).buf_idx;
-            ring.set_buf_idx(at, 0);
-            ring.advance_to(cur);
-            let err = l.a.txsync().unwrap_err();
-            assert!(
-                matches!(err, ApiError::BadBufIdx { slot, .. } if slot == at),
-                "{err}"
-            );
-            l.a.tx_ring(0).set_buf_idx(at, good);
-            cuts += 1;
-        }
-        let ring = l.a.tx_ring(0);
-        ring.advance_to(cur);
-        l.a.txsync().unwrap();
-        // The model completes at the tail write and every batch ends with
-        // a report: all transmit slots are the application's again.
-        let ring = l.a.tx_ring(0);
-        assert_eq!(
-            (ring.tail() + SLOTS - ring.head()) % SLOTS,
-            SLOTS - 1,
-            "transmit slots not reclaimed after frame {sent}"
-        );
-
-        l.b.rxsync().unwrap();
-        let rx = l.b.rx_ring(0);
-        let mut h = rx.head();
-        while h != rx.tail() {
-            partial.extend_from_slice(rx.packet(h).unwrap());
-            if rx.slot(h).flags & NS_MOREFRAG == 0 {
-                let want = expected.pop_front().expect("a frame nobody sent");
-                assert!(
-                    partial == want,
-                    "frame {got}: {} bytes, sent {}",
-                    partial.len(),
-                    want.len()
-                );
-                partial.clear();
-                got += 1;
-            }
-            h = rx.next(h);
-        }
-        rx.advance_to(h);
-        l.b.rxsync().unwrap();
-        assert!(sent < total || got == total || !expected.is_empty());
-    }
-    assert!(cuts > 50 && held > 50, "cuts {cuts}, held {held}");
-    // Every transmit slot came back: the application owns all but one.
-    l.a.txsync().unwrap();
-    let ring = l.a.tx_ring(0);
-    assert_eq!((ring.tail() + SLOTS - ring.head()) % SLOTS, SLOTS - 1);
+    let mut l = lab(256);
+    let total = 30_000;
+    mixed_transmit(
+        &mut l.a,
+        &mut l.b,
+        total,
+        frame,
+        PiecesBeforeEop::HandedOver,
+    );
     assert_eq!(l.b.nic_info().unwrap().counter("GPRC"), Some(total));
     assert!(
         l.model_a.faults().is_empty() && l.model_b.faults().is_empty(),

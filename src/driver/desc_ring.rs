@@ -5,7 +5,8 @@ use std::marker::PhantomData;
 use std::ptr::{read_volatile, write_volatile};
 
 use crate::api::abi::slot_flags::NS_BUF_CHANGED;
-use crate::mem::{BufBounds, MemError, Region, SlotHead, SlotRun};
+use crate::api::{ApiError, KRing};
+use crate::mem::{BufBounds, MemError, Region, RingMem, SlotHead, SlotRun};
 
 /// Where the region's buffer area sits in the device's address space:
 /// buffer `idx` is at `base + idx * buf_size`, O(1).
@@ -119,17 +120,6 @@ impl<D: Copy + Default> DescRing<D> {
                 .cast::<u8>()
                 .add(offset)
                 .cast::<u32>();
-            write_volatile(p, read_volatile(p) | bits);
-        }
-    }
-
-    /// Sets `bits` in the byte at `offset` of descriptor `i`.
-    #[inline]
-    pub fn or_u8(&self, i: u32, offset: usize, bits: u8) {
-        assert!(i < self.count && offset < std::mem::size_of::<D>());
-        // SAFETY: inside descriptor i (checked above).
-        unsafe {
-            let p = self.ptr.add(i as usize).cast::<u8>().add(offset);
             write_volatile(p, read_volatile(p) | bits);
         }
     }
@@ -254,4 +244,58 @@ pub fn give_buffers<D: Copy>(
         j += 1;
     }
     j
+}
+
+/// Re-arms the receive descriptors of the slots the application released,
+/// `[hwcur, head)`, run by run through [`give_buffers`]. Returns the new
+/// `hwcur` (past what was given: slots before a bad index are given, the
+/// bad one and the rest are not) and the position and index of a bad slot
+/// (the caller builds the error with [`bad_slot`] once its ring is
+/// finalized: a small value here keeps the fast path's return cheap).
+#[inline(always)]
+pub fn give_released<D: Copy + Default>(
+    ring: &RingMem<'_>,
+    descs: &DescRing<D>,
+    region: &Region,
+    kring: &KRing,
+    head: u32,
+    dma: DmaWindow,
+) -> (u32, Option<(u32, u32)>) {
+    let bounds = region.buf_bounds();
+    let mut given = 0;
+    for (lo, hi) in kring.runs(kring.hwcur, kring.distance(kring.hwcur, head)) {
+        if lo == hi {
+            break;
+        }
+        let (slots, run) = (ring.run(lo, hi), descs.run(lo, hi));
+        let j = give_buffers(slots, run, bounds, dma);
+        given += j as u32;
+        if j < slots.len() {
+            let bad = (lo + j as u32, slots.head(j).buf_idx);
+            return (kring.advance(kring.hwcur, given), Some(bad));
+        }
+    }
+    (kring.advance(kring.hwcur, given), None)
+}
+
+/// The error for a slot naming no buffer of the region, or longer than a
+/// buffer. Built off the fast path, which only tests
+/// [`BufBounds::slot_ok`].
+#[cold]
+#[inline(never)]
+pub fn bad_slot(region: &Region, kring: &KRing, k: u32, buf_idx: u32, len: u16) -> ApiError {
+    if !region.valid_buf(buf_idx) {
+        return ApiError::BadBufIdx {
+            ring: kring.id,
+            slot: k,
+            buf_idx,
+            num_bufs: region.num_bufs(),
+        };
+    }
+    ApiError::BadLen {
+        ring: kring.id,
+        slot: k,
+        len,
+        buf_size: region.buf_size(),
+    }
 }

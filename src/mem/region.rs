@@ -406,7 +406,7 @@ impl Region {
     /// Whether `idx` names a buffer an application may use.
     #[inline]
     pub fn valid_buf(&self, idx: u32) -> bool {
-        (FIRST_USABLE_BUF..self.config.num_bufs).contains(&idx)
+        self.buf_bounds().buf_ok(idx)
     }
 
     /// The region's buffer limits as a value the sync loops keep in

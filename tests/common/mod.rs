@@ -1,2 +1,3 @@
 pub mod lab;
+pub mod mixed_tx;
 pub mod tools;

@@ -11,7 +11,7 @@ use super::desc::*;
 use super::regs::{RDT, TDT};
 use crate::api::abi::slot_flags::{CLEARED_ON_TX, NS_MOREFRAG, NS_REPORT};
 use crate::api::{ApiError, KRing};
-use crate::driver::desc_ring::{DescRing, DescRun, DmaWindow, give_buffers};
+use crate::driver::desc_ring::{DescRing, DescRun, DmaWindow, bad_slot, give_released};
 use crate::driver::regs::RegisterAccess;
 use crate::mem::{BufBounds, Region, RingMem, SlotHead, SlotRun};
 
@@ -19,7 +19,8 @@ use crate::mem::{BufBounds, Region, RingMem, SlotHead, SlotRun};
 /// steps of at most this many slots even in one long batch.
 pub const RS_EVERY: u32 = 64;
 const TXD_STATUS_OFFSET: usize = 12;
-const TXD_CMD_OFFSET: usize = 11;
+/// The u32 holding length (bytes 8-9), cso (10) and cmd (11).
+const TXD_LEN_CMD_OFFSET: usize = 8;
 /// The RX write-back's status byte (12) and errors byte (13), read as the
 /// low half of the u32 at 12.
 const RXD_STATUS_OFFSET: usize = 12;
@@ -91,7 +92,8 @@ impl TxQueue {
                     // What was handed over ends with a report, so it
                     // completes.
                     if stop > c && self.reports.back() != Some(&(stop - 1)) {
-                        self.descs.or_u8(stop - 1, TXD_CMD_OFFSET, TXD_CMD_RS);
+                        self.descs
+                            .or_u32(stop - 1, TXD_LEN_CMD_OFFSET, (TXD_CMD_RS as u32) << 24);
                         self.reports.push_back(stop - 1);
                     }
                     if let Some(at) = cut {
@@ -174,7 +176,7 @@ impl RxQueue {
     /// Hands every released slot to the device now (before sleeping: a
     /// sleeper must not wait while descriptors are held back).
     pub fn flush_tail(&self, regs: &impl RegisterAccess, kring: &KRing) {
-        let rdt = prev(kring.hwcur, kring.num_slots);
+        let rdt = kring.prev(kring.hwcur);
         if rdt != self.rdt.get() {
             fence(Ordering::Release);
             regs.write32(RDT, rdt);
@@ -231,23 +233,10 @@ impl RxQueue {
         }
         kring.hwtail = kring.advance(kring.hwtail, got);
 
-        let mut bad: Option<(u32, SlotHead)> = None;
+        let mut bad = None;
         if head != kring.hwcur {
-            let bounds = region.buf_bounds();
-            let mut given = 0;
-            for (lo, hi) in kring.runs(kring.hwcur, kring.distance(kring.hwcur, head)) {
-                if lo == hi {
-                    break;
-                }
-                let (slots, descs) = (ring.run(lo, hi), self.descs.run(lo, hi));
-                let j = give_buffers(slots, descs, bounds, dma);
-                given += j as u32;
-                if j < slots.len() {
-                    bad = Some((lo + j as u32, slots.head(j)));
-                    break;
-                }
-            }
-            let k = kring.advance(kring.hwcur, given);
+            let (k, cut) = give_released(ring, &self.descs, region, kring, head, dma);
+            bad = cut;
             if k != kring.hwcur {
                 kring.hwcur = k;
                 // Each RDT write is a trap to the hypervisor (and a flush
@@ -255,7 +244,7 @@ impl RxQueue {
                 // unless the device is running short (under n/4 empty
                 // descriptors), which also covers small releases.
                 let n = kring.num_slots;
-                let held_back = (prev(k, n) + n - self.rdt.get()) % n;
+                let held_back = (kring.prev(k) + n - self.rdt.get()) % n;
                 let device_has = (self.rdt.get() + n - kring.hwtail) % n;
                 if held_back >= (n / 8).max(1) || device_has < n / 4 {
                     self.flush_tail(regs, kring);
@@ -265,7 +254,7 @@ impl RxQueue {
         kring.finalize(ring);
         match bad {
             None => Ok(()),
-            Some((pos, h)) => Err(bad_slot(region, kring, pos, h.buf_idx, 0)),
+            Some((pos, buf_idx)) => Err(bad_slot(region, kring, pos, buf_idx, 0)),
         }
     }
 }
@@ -376,28 +365,4 @@ fn publish_good_frames(
         j += 1;
     }
     j
-}
-
-/// The slot before `k` in a ring of `n`.
-fn prev(k: u32, n: u32) -> u32 {
-    if k == 0 { n - 1 } else { k - 1 }
-}
-
-#[cold]
-#[inline(never)]
-fn bad_slot(region: &Region, kring: &KRing, k: u32, buf_idx: u32, len: u16) -> ApiError {
-    if !region.valid_buf(buf_idx) {
-        return ApiError::BadBufIdx {
-            ring: kring.id,
-            slot: k,
-            buf_idx,
-            num_bufs: region.num_bufs(),
-        };
-    }
-    ApiError::BadLen {
-        ring: kring.id,
-        slot: k,
-        len,
-        buf_size: region.buf_size(),
-    }
 }

@@ -12,7 +12,7 @@ use super::desc::*;
 use super::regs::{rdt, tdt};
 use crate::api::abi::slot_flags::{CLEARED_ON_TX, NS_MOREFRAG, NS_REPORT};
 use crate::api::{ApiError, KRing};
-use crate::driver::desc_ring::{DescRing, DescRun, DmaWindow, give_buffers};
+use crate::driver::desc_ring::{DescRing, DescRun, DmaWindow, bad_slot, give_released};
 use crate::driver::regs::RegisterAccess;
 use crate::mem::{BufBounds, Region, RingMem, SlotHead, SlotRun};
 
@@ -427,24 +427,11 @@ impl RxQueue {
 
         // A bad slot: position, buffer index and length. The error itself
         // is built only at the end, off the fast path.
-        let mut bad: Option<(u32, SlotHead)> = None;
+        let mut bad = None;
         if head != kring.hwcur {
-            let bounds = region.buf_bounds();
-            let mut given = 0;
-            for (lo, hi) in kring.runs(kring.hwcur, kring.distance(kring.hwcur, head)) {
-                if lo == hi {
-                    break;
-                }
-                let (slots, descs) = (ring.run(lo, hi), self.descs.run(lo, hi));
-                let j = give_buffers(slots, descs, bounds, dma);
-                given += j as u32;
-                if j < slots.len() {
-                    bad = Some((lo + j as u32, slots.head(j)));
-                    break;
-                }
-            }
-            if given != 0 {
-                let k = kring.advance(kring.hwcur, given);
+            let (k, cut) = give_released(ring, &self.descs, region, kring, head, dma);
+            bad = cut;
+            if k != kring.hwcur {
                 kring.hwcur = k;
                 fence(Ordering::Release);
                 regs.write32(rdt(self.index), kring.prev(k));
@@ -453,7 +440,7 @@ impl RxQueue {
         kring.finalize(ring);
         match bad {
             None => Ok(()),
-            Some((pos, h)) => Err(bad_slot(region, kring, pos, h.buf_idx, 0)),
+            Some((pos, buf_idx)) => Err(bad_slot(region, kring, pos, buf_idx, 0)),
         }
     }
 }
@@ -506,24 +493,5 @@ impl QueueErrors {
             NS_MOREFRAG
         };
         (len, flags)
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn bad_slot(region: &Region, kring: &KRing, k: u32, buf_idx: u32, len: u16) -> ApiError {
-    if !region.valid_buf(buf_idx) {
-        return ApiError::BadBufIdx {
-            ring: kring.id,
-            slot: k,
-            buf_idx,
-            num_bufs: region.num_bufs(),
-        };
-    }
-    ApiError::BadLen {
-        ring: kring.id,
-        slot: k,
-        len,
-        buf_size: region.buf_size(),
     }
 }
