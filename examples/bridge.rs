@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use common::{POLL_SLICE, SPIN_ROUNDS, stopped};
+use common::{Idle, POLL_SLICE, stopped};
 use vfio_netmap::api::Port;
 use vfio_netmap::api::poll::{POLLHUP, POLLIN, POLLOUT, PollItem, poll};
 use vfio_netmap::api::slot_flags::{NS_BUF_CHANGED, NS_MOREFRAG};
@@ -146,7 +146,7 @@ fn main() -> ExitCode {
     let mut counts = [0u64; 2]; // [A->B, B->A]
     let mut seen = [ports[0].peer_alive(), ports[1].peer_alive()];
     let mut gone = [false; 2];
-    let mut idle = 0u32;
+    let mut idle = Idle::default();
     let mut failed = false;
     while !stopped() {
         let now = Instant::now();
@@ -186,7 +186,7 @@ fn main() -> ExitCode {
         if ab + ba > 0 {
             seen[0] |= ab > 0;
             seen[1] |= ba > 0;
-            idle = 0;
+            idle.reset();
             continue;
         }
         // Nothing moved. Once a side's peer is gone and what it sent has
@@ -195,8 +195,7 @@ fn main() -> ExitCode {
         if (gone[0] && drained(0)) || (gone[1] && drained(1)) {
             break;
         }
-        idle += 1;
-        if idle > SPIN_ROUNDS {
+        if idle.should_sleep() {
             // Wait for packets on a side whose RX ring is empty, or for room
             // on the other side when packets are waiting for it.
             let pending = [has_rx(&ports[0]), has_rx(&ports[1])];

@@ -19,7 +19,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
-use common::{Counters, POLL_SLICE, SPIN_ROUNDS, periodic_line, speed_line, stopped, wait_port};
+use common::{Counters, Idle, POLL_SLICE, periodic_line, speed_line, stopped, wait_port};
 use etherparse::PacketBuilder;
 use vfio_netmap::api::Port;
 use vfio_netmap::api::poll::{POLLHUP, POLLIN, POLLOUT};
@@ -637,7 +637,7 @@ fn tx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
     let n = args.count;
     let mut rep = Reporter::new(args.report_ms);
     let mut seq = 0u64;
-    let mut idle = 0u32;
+    let mut idle = Idle::default();
     let mut peer_gone = false;
     let nrings = port.num_tx_rings();
     let mut ring_i = 0;
@@ -679,8 +679,7 @@ fn tx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
                 eprintln!("pkt-gen: txsync: {e}");
                 return false;
             }
-            idle += 1;
-            if idle > SPIN_ROUNDS {
+            if idle.should_sleep() {
                 let rev = wait_port(port, POLLOUT, POLL_SLICE);
                 seen_peer |= port.peer_alive();
                 if rev & POLLHUP != 0 && seen_peer && !link.is_nic {
@@ -690,7 +689,7 @@ fn tx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
             }
             continue;
         }
-        idle = 0;
+        idle.reset();
         let k = want.min(space as u64) as u32;
         let mut bytes = 0u64;
         let first = seq;
@@ -774,7 +773,7 @@ fn rx(args: &Args, port: &mut Port) -> bool {
     let mut v = Verifier::default();
     let mut rep = Reporter::new(args.report_ms);
     let mut received = 0u64;
-    let mut idle = 0u32;
+    let mut idle = Idle::default();
     let mut seen_peer = port.peer_alive();
     let mut hup = false;
     let mut link = LinkWatch::new(port);
@@ -816,14 +815,13 @@ fn rx(args: &Args, port: &mut Port) -> bool {
         }
         received += got;
         if got > 0 {
-            idle = 0;
+            idle.reset();
             continue;
         }
         if hup {
             break; // the peer is gone and nothing more came
         }
-        idle += 1;
-        if idle > SPIN_ROUNDS {
+        if idle.should_sleep() {
             let rev = wait_port(port, POLLIN, POLL_SLICE);
             seen_peer |= port.peer_alive();
             if rev & POLLHUP != 0 && (seen_peer || received > 0) && !link.is_nic {
@@ -1038,7 +1036,7 @@ fn ping(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
     'outer: while !stopped() && (n == 0 || sent < n) {
         rep.tick();
         // Send one frame.
-        let mut idle = 0;
+        let mut idle = Idle::default();
         loop {
             if stopped() {
                 break 'outer;
@@ -1053,8 +1051,7 @@ fn ping(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
                 break;
             }
             let _ = port.txsync();
-            idle += 1;
-            if idle > SPIN_ROUNDS && wait_port(port, POLLOUT, POLL_SLICE) & POLLHUP != 0 {
+            if idle.should_sleep() && wait_port(port, POLLOUT, POLL_SLICE) & POLLHUP != 0 {
                 hup = true;
                 break 'outer;
             }
@@ -1067,7 +1064,7 @@ fn ping(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
         let seq = sent;
         sent += 1;
         // Wait for its reflection (1 s at most).
-        let mut idle = 0;
+        let mut idle = Idle::default();
         loop {
             if stopped() {
                 break 'outer;
@@ -1099,8 +1096,7 @@ fn ping(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
                 timeouts += 1;
                 break;
             }
-            idle += 1;
-            if idle > SPIN_ROUNDS {
+            if idle.should_sleep() {
                 let rev = wait_port(port, POLLIN, POLL_SLICE);
                 if rev & POLLHUP != 0 {
                     hup = true;
@@ -1137,7 +1133,7 @@ fn pong(args: &Args, port: &mut Port) -> bool {
     let n = args.count;
     let mut rep = Reporter::new(args.report_ms);
     let mut received = 0u64;
-    let mut idle = 0u32;
+    let mut idle = Idle::default();
     let mut seen_peer = port.peer_alive();
     let mut hup = false;
     while !stopped() && (n == 0 || received < n) {
@@ -1187,14 +1183,13 @@ fn pong(args: &Args, port: &mut Port) -> bool {
         if k > 0 {
             received += k as u64;
             rep.batch(k as u64, bytes, k);
-            idle = 0;
+            idle.reset();
             continue;
         }
         if hup {
             break;
         }
-        idle += 1;
-        if idle > SPIN_ROUNDS {
+        if idle.should_sleep() {
             let rev = wait_port(port, POLLIN, POLL_SLICE);
             seen_peer |= port.peer_alive();
             if rev & POLLHUP != 0 && (seen_peer || received > 0) {

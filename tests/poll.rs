@@ -98,3 +98,22 @@ fn a_full_sender_sleeps_until_the_receiver_releases() {
     assert!(tx.tx_ring(0).space() > 0);
     drop(reader.join().unwrap());
 }
+
+/// A sender that came, sent and left before the reader ever looked for
+/// it: its frames prove it was there, so its absence is a hang-up.
+#[test]
+fn a_peer_gone_before_the_reader_looked_is_a_hang_up() {
+    let name = format!("pollgone_{}", std::process::id());
+    let mut rx = Port::open(&format!("netmap:{name}}}0")).unwrap();
+    {
+        let mut tx = Port::open(&format!("netmap:{name}{{0")).unwrap();
+        tx.tx_batch(0).push(b"one");
+        tx.txsync().unwrap();
+    }
+    rx.rxsync().unwrap();
+    assert_eq!(rx.rx_batch(0).next(), Some(&b"one"[..]));
+    rx.rxsync().unwrap();
+    let mut items = [PollItem::new(&mut rx, POLLIN)];
+    let n = poll(&mut items, Some(Duration::from_secs(5))).unwrap();
+    assert_eq!((n, items[0].revents & POLLHUP), (1, POLLHUP));
+}

@@ -54,8 +54,49 @@ pub fn open_port(tool: &str, name: &str) -> Port {
     }
 }
 
-/// Empty rounds of busy polling before an idle loop falls back to poll().
+/// Empty rounds of busy polling before an idle loop falls back to poll()...
 pub const SPIN_ROUNDS: u32 = 1000;
+/// ...and, after those, time without work. A wake-up by interrupt can take
+/// milliseconds in a virtual machine (in QEMU's TCG lab, 1-10 ms were
+/// measured while the other vCPU transmitted), and a stream paced with
+/// gaps of a fraction of a millisecond would fill a ring meanwhile; a
+/// round count alone would sleep in such gaps where rounds are slow.
+pub const SPIN_TIME: Duration = Duration::from_millis(5);
+
+/// When an idle loop stops busy polling and sleeps in poll().
+#[derive(Default)]
+pub struct Idle {
+    rounds: u32,
+    since: Option<Instant>,
+}
+
+impl Idle {
+    /// Work was found: spin again next time the loop runs dry.
+    #[inline]
+    pub fn reset(&mut self) {
+        self.rounds = 0;
+        self.since = None;
+    }
+
+    /// Counts an empty round; true once the loop has been idle for
+    /// `SPIN_ROUNDS` rounds and `SPIN_TIME`, and from then on until
+    /// `reset`.
+    #[inline]
+    pub fn should_sleep(&mut self) -> bool {
+        if self.rounds < SPIN_ROUNDS {
+            self.rounds += 1;
+            return false;
+        }
+        let now = Instant::now();
+        match self.since {
+            None => {
+                self.since = Some(now);
+                false
+            }
+            Some(t) => now.duration_since(t) >= SPIN_TIME,
+        }
+    }
+}
 /// Longest single poll() sleep, so signals and reports are noticed.
 pub const POLL_SLICE: Duration = Duration::from_millis(100);
 

@@ -396,7 +396,15 @@ impl Port {
     pub fn txsync_ring(&mut self, i: usize) -> Result<(), ApiError> {
         let (off, kring) = &mut self.tx[i];
         match &mut self.backend {
-            Backend::Pipe(p) => pipe::txsync(&self.region, p, kring),
+            Backend::Pipe(p) => {
+                let before = kring.hwtail;
+                let r = pipe::txsync(&self.region, p, kring);
+                // Only the peer frees a pipe's transmit slots.
+                if kring.hwtail != before {
+                    self.peer_seen.set(true);
+                }
+                r
+            }
             Backend::Nic { driver, .. } => {
                 let mem = self.region.ring(*off, kring.num_slots);
                 driver.txsync(&self.region, kring.id.index as usize, &mem, kring)
@@ -407,7 +415,17 @@ impl Port {
     pub fn rxsync_ring(&mut self, i: usize) -> Result<(), ApiError> {
         let (off, kring) = &mut self.rx[i];
         match &mut self.backend {
-            Backend::Pipe(p) => pipe::rxsync(&self.region, p, kring),
+            Backend::Pipe(p) => {
+                let before = kring.hwtail;
+                let r = pipe::rxsync(&self.region, p, kring);
+                // Only the peer puts frames on a pipe's receive ring: it
+                // was there, even if it left before anyone looked, and its
+                // absence is now a hang-up (POLLHUP), not a late start.
+                if kring.hwtail != before {
+                    self.peer_seen.set(true);
+                }
+                r
+            }
             Backend::Nic { driver, .. } => {
                 let mem = self.region.ring(*off, kring.num_slots);
                 driver.rxsync(&self.region, kring.id.index as usize, &mem, kring)
