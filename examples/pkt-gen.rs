@@ -308,11 +308,8 @@ fn fill_pattern(dst: &mut [u8], seq: u64) -> u64 {
 }
 
 /// Writes the pattern of packet `seq` in `words` whole 8-byte words, past
-/// the frame's end when its length is not a multiple of 8 (the caller
-/// checked that the buffer has room; bytes past the length are not sent);
-/// returns the checksum sum of the frame's bytes, the last word cut to
-/// `last_mask`. Unlike `fill_pattern` there is no variable-length tail
-/// copy, which is a `memcpy` call per frame.
+/// the frame's end when its length is not a multiple of 8; returns the
+/// checksum sum of the frame's bytes, the last word cut to `last_mask`.
 #[inline(always)]
 fn fill_pattern_words(dst: &mut [u8], seq: u64, words: usize, last_mask: u64) -> u64 {
     let mut w = pattern_base(seq);
@@ -363,6 +360,22 @@ struct Template {
     /// Pattern words (8 bytes each, the last one cut to `last_mask`).
     words: usize,
     last_mask: u64,
+}
+
+impl Template {
+    /// Writes the pattern of packet `seq` (a frame of `len` bytes) into
+    /// `dst`, the buffer from `PATTERN_OFF` on; returns its checksum sum.
+    /// In whole words where the buffer has room past the frame (the bytes
+    /// past `len` are not sent), which avoids a variable-length tail copy
+    /// (a `memcpy` call) per frame.
+    #[inline(always)]
+    fn write_pattern(&self, dst: &mut [u8], len: usize, seq: u64) -> u64 {
+        if dst.len() >= self.words * 8 {
+            fill_pattern_words(dst, seq, self.words, self.last_mask)
+        } else {
+            fill_pattern(&mut dst[..len - PATTERN_OFF], seq)
+        }
+    }
 }
 
 struct Generator {
@@ -437,26 +450,12 @@ impl Generator {
     fn fill(&mut self, buf: &mut [u8], seq: u64) -> usize {
         let t = &self.templates[self.len_idx];
         let len = self.lens.min + self.len_idx;
-        if self.fixed_addrs && buf.len() >= PATTERN_OFF + t.words * 8 {
-            // The default stream: only seq, pattern and UDP checksum change.
-            buf[..HDR_LEN].copy_from_slice(&t.hdr);
-            buf[PAYLOAD_OFF..PAYLOAD_OFF + 8].copy_from_slice(&seq.to_le_bytes());
-            let acc = add(
-                add(t.udp_fixed, seq),
-                fill_pattern_words(&mut buf[PATTERN_OFF..], seq, t.words, t.last_mask),
-            );
-            Self::put_udp_checksum(buf, acc);
-            self.next_len();
-            return len;
-        }
+        let pattern = t.write_pattern(&mut buf[PATTERN_OFF..], len, seq);
         let frame = &mut buf[..len];
         frame[..HDR_LEN].copy_from_slice(&t.hdr);
         frame[PAYLOAD_OFF..PAYLOAD_OFF + 8].copy_from_slice(&seq.to_le_bytes());
         if self.fixed_addrs {
-            let acc = add(
-                add(t.udp_fixed, seq),
-                fill_pattern(&mut frame[PATTERN_OFF..], seq),
-            );
+            let acc = add(add(t.udp_fixed, seq), pattern);
             Self::put_udp_checksum(frame, acc);
             self.next_len();
             return len;
@@ -472,7 +471,7 @@ impl Generator {
         let mut acc = add(t.udp_base, addr_sum);
         acc = add(acc, le32(&frame[34..38]));
         acc = add(acc, seq);
-        acc = add(acc, fill_pattern(&mut frame[PATTERN_OFF..], seq));
+        acc = add(acc, pattern);
         Self::put_udp_checksum(frame, acc);
         self.addrs.advance(&self.src, &self.dst);
         self.next_len();

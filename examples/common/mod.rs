@@ -55,13 +55,13 @@ pub fn open_port(tool: &str, name: &str) -> Port {
 }
 
 /// Empty rounds of busy polling before an idle loop falls back to poll()...
-pub const SPIN_ROUNDS: u32 = 1000;
+const SPIN_ROUNDS: u32 = 1000;
 /// ...and, after those, time without work. A wake-up by interrupt can take
 /// milliseconds in a virtual machine (in QEMU's TCG lab, 1-10 ms were
 /// measured while the other vCPU transmitted), and a stream paced with
 /// gaps of a fraction of a millisecond would fill a ring meanwhile; a
 /// round count alone would sleep in such gaps where rounds are slow.
-pub const SPIN_TIME: Duration = Duration::from_millis(5);
+const SPIN_TIME: Duration = Duration::from_millis(5);
 
 /// When an idle loop stops busy polling and sleeps in poll().
 #[derive(Default)]

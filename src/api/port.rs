@@ -399,10 +399,7 @@ impl Port {
             Backend::Pipe(p) => {
                 let before = kring.hwtail;
                 let r = pipe::txsync(&self.region, p, kring);
-                // Only the peer frees a pipe's transmit slots.
-                if kring.hwtail != before {
-                    self.peer_seen.set(true);
-                }
+                note_peer_progress(&self.peer_seen, before, kring);
                 r
             }
             Backend::Nic { driver, .. } => {
@@ -418,12 +415,7 @@ impl Port {
             Backend::Pipe(p) => {
                 let before = kring.hwtail;
                 let r = pipe::rxsync(&self.region, p, kring);
-                // Only the peer puts frames on a pipe's receive ring: it
-                // was there, even if it left before anyone looked, and its
-                // absence is now a hang-up (POLLHUP), not a late start.
-                if kring.hwtail != before {
-                    self.peer_seen.set(true);
-                }
+                note_peer_progress(&self.peer_seen, before, kring);
                 r
             }
             Backend::Nic { driver, .. } => {
@@ -675,4 +667,14 @@ fn conf_number(port: &str, parsed: &PortName, key: &str) -> Result<Option<u32>, 
             })
         })
         .transpose()
+}
+
+/// A pipe's `hwtail` moves only when the peer acts (it puts frames on our
+/// receive ring, or frees our transmit slots): the peer was there, even if
+/// it left before anyone looked, so its absence is now a hang-up
+/// (POLLHUP), not a late start.
+fn note_peer_progress(peer_seen: &std::cell::Cell<bool>, hwtail_before: u32, kring: &KRing) {
+    if kring.hwtail != hwtail_before {
+        peer_seen.set(true);
+    }
 }

@@ -222,12 +222,7 @@ impl<'a> Ring<'a> {
                 done += 1;
             }
         }
-        let end = if cur + done >= n {
-            cur + done - n
-        } else {
-            cur + done
-        };
-        self.advance_to(end);
+        self.advance_to((cur + done) % n);
         done
     }
 
