@@ -698,7 +698,10 @@ fn tx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
             len
         });
         if filled < k {
-            eprintln!("pkt-gen: a TX slot names an invalid buffer");
+            eprintln!(
+                "pkt-gen: a TX slot names a buffer outside the pool: something else wrote this ring \
+                 (another process sharing the region with @N?); run pkt-gen on a port of its own"
+            );
             return false;
         }
         seq += k as u64;
