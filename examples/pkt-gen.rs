@@ -728,17 +728,36 @@ fn tx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
 }
 
 /// Verification counters of a receiver.
-#[derive(Default)]
 struct Verifier {
+    started: Instant,
     expected: u64,
     ok: u64,
     lost: u64,
     out_of_order: u64,
     corrupt: u64,
     first_bad: Option<String>,
+    /// Runs of missing sequence numbers, and the first one (first missing
+    /// sequence number, how many): where a loss happened tells a stall at
+    /// start-up from one under load.
+    gaps: u64,
+    first_gap: Option<(u64, u64, Duration)>,
 }
 
 impl Verifier {
+    fn new() -> Verifier {
+        Verifier {
+            started: Instant::now(),
+            expected: 0,
+            ok: 0,
+            lost: 0,
+            out_of_order: 0,
+            corrupt: 0,
+            first_bad: None,
+            gaps: 0,
+            first_gap: None,
+        }
+    }
+
     #[inline(always)]
     fn check(&mut self, frame: &[u8], lens: Option<&LenSpec>) -> Option<u64> {
         match verify(frame, lens) {
@@ -746,7 +765,7 @@ impl Verifier {
                 if seq == self.expected {
                     self.expected += 1;
                 } else if seq > self.expected {
-                    self.lost += seq - self.expected;
+                    self.gap(seq);
                     self.expected = seq + 1;
                 } else {
                     self.out_of_order += 1;
@@ -755,16 +774,49 @@ impl Verifier {
                 Some(seq)
             }
             Err(why) => {
-                self.corrupt += 1;
-                if self.first_bad.is_none() {
-                    let seq = frame.get(PAYLOAD_OFF..PAYLOAD_OFF + 8).map(le64);
-                    self.first_bad = Some(format!(
-                        "{why:?} in frame of {} bytes (seq field {seq:?})",
-                        frame.len()
-                    ));
-                }
+                self.corrupt_frame(frame, why);
                 None
             }
+        }
+    }
+
+    #[cold]
+    fn gap(&mut self, seq: u64) {
+        self.lost += seq - self.expected;
+        self.gaps += 1;
+        let at = self.started.elapsed();
+        self.first_gap
+            .get_or_insert((self.expected, seq - self.expected, at));
+    }
+
+    #[cold]
+    fn corrupt_frame(&mut self, frame: &[u8], why: Bad) {
+        self.corrupt += 1;
+        if self.first_bad.is_none() {
+            let seq = frame.get(PAYLOAD_OFF..PAYLOAD_OFF + 8).map(le64);
+            self.first_bad = Some(format!(
+                "{why:?} in frame of {} bytes (seq field {seq:?})",
+                frame.len()
+            ));
+        }
+    }
+
+    /// The `Verified:` line, and where the first loss and corruption were.
+    fn print(&self) {
+        println!(
+            "Verified: {} ok, {} lost, {} out-of-order, {} corrupt",
+            self.ok, self.lost, self.out_of_order, self.corrupt
+        );
+        if let Some((first, n, at)) = self.first_gap {
+            println!(
+                "Lost in {} gap(s); the first: {n} frame(s) from sequence number {first}, \
+                 noticed {:.3} s after the start",
+                self.gaps,
+                at.as_secs_f64()
+            );
+        }
+        if let Some(b) = &self.first_bad {
+            println!("First corrupt frame: {b}");
         }
     }
 }
@@ -772,7 +824,7 @@ impl Verifier {
 fn rx(args: &Args, port: &mut Port) -> bool {
     let lens = args.length;
     let n = args.count;
-    let mut v = Verifier::default();
+    let mut v = Verifier::new();
     let mut rep = Reporter::new(args.report_ms);
     let mut received = 0u64;
     let mut idle = Idle::default();
@@ -838,20 +890,14 @@ fn rx(args: &Args, port: &mut Port) -> bool {
         println!("Peer gone: stopping.");
     }
     if n > 0 && v.expected < n && !stopped() {
-        v.lost += n - v.expected; // the tail that never came
+        v.gap(n); // the tail that never came
     }
     let each = bytes.checked_div(pkts).unwrap_or(0);
     println!(
         "Received {pkts} packets {bytes} bytes {events} events {each} bytes each in {secs:.2} seconds."
     );
     println!("{}", speed_line(pkts, bytes, events, secs));
-    println!(
-        "Verified: {} ok, {} lost, {} out-of-order, {} corrupt",
-        v.ok, v.lost, v.out_of_order, v.corrupt
-    );
-    if let Some(b) = &v.first_bad {
-        println!("First corrupt frame: {b}");
-    }
+    v.print();
     let clean = v.lost == 0 && v.out_of_order == 0 && v.corrupt == 0;
     clean && (n == 0 || v.ok == n)
 }
@@ -923,7 +969,7 @@ fn txrx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
     let n = args.count;
     let start = Instant::now();
     let mut rep = Reporter::new(args.report_ms);
-    let mut v = Verifier::default();
+    let mut v = Verifier::new();
     let (mut seq, mut received, mut rx_bytes, mut tx_bytes) = (0u64, 0u64, 0u64, 0u64);
     let mut sent_all: Option<Instant> = None;
     let mut last_rx = Instant::now();
@@ -1014,13 +1060,7 @@ fn txrx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
     println!(
         "Received {received} packets {rx_bytes} bytes {each} bytes each in {secs:.2} seconds."
     );
-    println!(
-        "Verified: {} ok, {} lost, {} out-of-order, {} corrupt",
-        v.ok, v.lost, v.out_of_order, v.corrupt
-    );
-    if let Some(b) = &v.first_bad {
-        println!("First corrupt frame: {b}");
-    }
+    v.print();
     let clean = v.lost == 0 && v.out_of_order == 0 && v.corrupt == 0;
     clean && (n == 0 || (seq == n && v.ok == n))
 }
@@ -1030,7 +1070,7 @@ fn ping(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
     common::wait_for_link(port, args.wait_link);
     let n = args.count;
     let mut rep = Reporter::new(args.report_ms);
-    let mut v = Verifier::default();
+    let mut v = Verifier::new();
     let (mut rtt_min, mut rtt_max, mut rtt_sum, mut replies) = (u64::MAX, 0u64, 0u64, 0u64);
     let mut sent = 0u64;
     let mut timeouts = 0u64;

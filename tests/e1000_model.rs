@@ -100,7 +100,11 @@ fn open_port_with<R: RegisterAccess + Send + 'static>(
 }
 
 fn lab(slots: u32) -> Lab {
-    let region = Arc::new(Region::private("e1000-test", RegionConfig::default()).unwrap());
+    lab_in(slots, RegionConfig::default())
+}
+
+fn lab_in(slots: u32, config: RegionConfig) -> Lab {
+    let region = Arc::new(Region::private("e1000-test", config).unwrap());
     let dma: Arc<dyn Dma> = Arc::new(RegionDma(region.clone()));
     let model_a = E1000Model::new([2, 0, 0, 0, 0, 0xa], dma.clone());
     let model_b = E1000Model::new([2, 0, 0, 0, 0, 0xb], dma);
@@ -158,6 +162,64 @@ fn frames_cross_the_model_wire_intact_and_in_order() {
         "{:?}",
         l.model_a.faults()
     );
+}
+
+/// Rings deeper than Linux's and DPDK's 4096 descriptors: a receiver that
+/// stalls can leave nearly the whole ring full, and every frame still
+/// arrives, in order, once it catches up.
+#[test]
+fn a_16384_slot_ring_holds_a_whole_ring_of_frames_while_the_receiver_waits() {
+    let slots = 16384u32;
+    let config = RegionConfig {
+        max_slots: slots,
+        num_bufs: 4 * slots + 1024,
+        ..RegionConfig::default()
+    };
+    let mut l = lab_in(slots, config);
+    // The receiver may own at most n - 1 descriptors.
+    let backlog = u64::from(slots) - 1;
+    let mut sent = 0u64;
+    while sent < backlog {
+        let mut batch = l.a.tx_batch(0);
+        while sent < backlog && batch.push(&frame(sent, 60 + (sent % 64) as usize)) {
+            sent += 1;
+        }
+        batch.commit();
+        l.a.txsync().unwrap();
+    }
+    let mut got = 0u64;
+    for _ in 0..4 {
+        l.b.rxsync().unwrap();
+        let mut rx = l.b.rx_batch(0);
+        while let Some(p) = rx.next() {
+            assert_eq!(p, &frame(got, 60 + (got % 64) as usize)[..], "frame {got}");
+            got += 1;
+        }
+    }
+    assert_eq!(got, backlog, "frames lost by a full deep ring");
+    assert!(l.model_a.faults().is_empty() && l.model_b.faults().is_empty());
+}
+
+#[test]
+fn ring_sizes_beyond_what_the_device_takes_are_refused() {
+    let config = RegionConfig {
+        max_slots: 16384,
+        num_bufs: 4 * 16384 + 1024,
+        ..RegionConfig::default()
+    };
+    let region = Arc::new(Region::private("e1000-sizes", config).unwrap());
+    let dma: Arc<dyn Dma> = Arc::new(RegionDma(region.clone()));
+    let model = E1000Model::new([2, 0, 0, 0, 0, 1], dma);
+    for slots in [12u32, 4] {
+        let err = open_port(&region, &model, "odd", slots).unwrap_err();
+        assert!(
+            matches!(err, DriverError::BadRingSize { slots: s, .. } if s == slots),
+            "{slots}: {err}"
+        );
+    }
+    let free = region.free_bufs();
+    drop(open_port(&region, &model, "deep", 16384).unwrap());
+    assert_eq!(region.free_bufs(), free);
 }
 
 #[test]

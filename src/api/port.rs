@@ -126,8 +126,9 @@ impl Port {
     /// `netmap:` in front, as in netmap's pkt-gen):
     /// - `netmap:NAME{ID` / `netmap:NAME}ID`: master / slave end of a pipe;
     ///   pipes of one NAME share one region (or the region `@N` names);
-    /// - `@conf:slots=N,bufs=N,buf-size=N,extra-bufs=N`: ring size, and the
-    ///   region's shape when the port creates it;
+    /// - `@conf:slots=N,bufs=N,buf-size=N,extra-bufs=N`: ring size (up to
+    ///   16384; an e1000-family NIC takes multiples of 8), and the region's
+    ///   shape when the port creates it;
     /// - `/R`, `/T`: bind only the RX or only the TX rings; `-N`: ring pair N.
     pub fn open(name: &str) -> Result<Port, ApiError> {
         let parsed = super::name::parse_lenient(name)?;
@@ -613,6 +614,9 @@ fn nic_options(
     if let Some(slots) = number("slots")? {
         opts.slots = slots;
         opts.region.max_slots = opts.region.max_slots.max(slots);
+        // Deep rings need a pool to match: the default holds a few NICs'
+        // 4096-slot rings; keep room for two NICs' worth of both rings.
+        opts.region.num_bufs = opts.region.num_bufs.max(slots.saturating_mul(4));
     }
     if let Some(p) = number("promisc")? {
         opts.promiscuous = p != 0;

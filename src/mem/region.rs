@@ -13,12 +13,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::error::MemError;
-use super::mapping::{Backing, Mapping, RangeLocks};
+use super::mapping::{Backing, HUGEPAGE_SIZE, Mapping, RangeLocks};
 use super::ring_mem::RingMem;
 use crate::api::abi::NETMAP_RING_HEADER;
 
 const MAGIC: u64 = u64::from_le_bytes(*b"VFNMREG1");
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const PAGE: usize = 4096;
 
 /// Which buffer indices and lengths a slot may carry (see
@@ -117,8 +117,17 @@ impl RegionConfig {
         let buf_bitmap = bitmaps;
         let ring_bitmap = buf_bitmap + 8 * words(self.num_bufs);
         let if_bitmap = ring_bitmap + 8 * words(self.num_rings);
-        let buf_area = round_up(if_bitmap + 8 * words(self.num_ifs), PAGE);
-        let total = buf_area + self.buf_size as usize * self.num_bufs as usize;
+        let buf_bytes = self.buf_size as usize * self.num_bufs as usize;
+        // A pool of 2 MiB or more starts on a 2 MiB boundary, so that in
+        // hugepage-backed memory the IOMMU (and a vIOMMU's IOTLB) can map
+        // it with 2 MiB pages, the IOVA being 2 MiB-aligned as well.
+        let buf_align = if buf_bytes >= HUGEPAGE_SIZE {
+            HUGEPAGE_SIZE
+        } else {
+            PAGE
+        };
+        let buf_area = round_up(if_bitmap + 8 * words(self.num_ifs), buf_align);
+        let total = buf_area + buf_bytes;
         Layout {
             if_area,
             ring_area,
@@ -836,6 +845,28 @@ mod tests {
         r.free_ring(rings[2]);
         assert_eq!(r.alloc_ring().unwrap(), rings[2]);
         assert_eq!(r.buf_offset(3) - r.buf_offset(2), 2048);
+    }
+
+    /// A pool of 2 MiB or more starts on a 2 MiB boundary of the mapping
+    /// (so the IOMMU can use 2 MiB pages for it); a smaller one stays
+    /// packed behind the bitmaps.
+    #[test]
+    fn large_pools_start_on_a_hugepage_boundary() {
+        let cfg = |num_bufs| RegionConfig {
+            num_bufs,
+            ..RegionConfig::default()
+        };
+        let big = cfg(16384).layout();
+        assert_eq!(big.buf_area % HUGEPAGE_SIZE, 0);
+        assert!(big.buf_area > big.if_bitmap);
+        let small = cfg(512).layout();
+        assert_eq!(small.buf_area % PAGE, 0);
+        assert!(small.buf_area < small.if_bitmap + PAGE);
+        let r = Region::private("aligned", cfg(1024)).unwrap();
+        let (start, _) = r.buf_area_extent();
+        if r.backing().hugepages() {
+            assert_eq!(start as usize % HUGEPAGE_SIZE, 0);
+        }
     }
 
     /// With hugepages reserved (as root), a private region is backed by them.

@@ -13,6 +13,13 @@ use crate::driver::desc_ring::{DescRing, DmaWindow};
 use crate::driver::regs::RegisterAccess;
 use crate::mem::{Region, RingMem};
 
+/// The largest ring we program: RDLEN/TDLEN hold up to 65528 descriptors
+/// (bits 19:7, in 128-byte units), and a netmap region holds rings of up
+/// to 16384 slots. Linux and DPDK stop at 4096; deeper rings absorb longer
+/// stalls of the receiver (under QEMU's TCG, waits of milliseconds for
+/// its global lock), at the cost of a larger buffer pool.
+pub const MAX_DESCRIPTORS: u32 = 16384;
+
 /// The members of the family we drive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Model {
@@ -146,13 +153,13 @@ impl<R: RegisterAccess> E1000<R> {
         opts: Options,
     ) -> Result<Self, DriverError> {
         let n = tx_ring.num_slots();
-        if n % 8 != 0 || !(8..=4096).contains(&n) {
+        if n % 8 != 0 || !(8..=MAX_DESCRIPTORS).contains(&n) {
             return Err(DriverError::BadRingSize {
                 device: opts.device,
                 slots: n,
                 multiple: 8,
                 min: 8,
-                max: 4096,
+                max: MAX_DESCRIPTORS,
             });
         }
         if regs.read32(STATUS) == u32::MAX {
