@@ -586,11 +586,14 @@ impl Reporter {
     }
 
     #[inline(always)]
-    fn tick(&mut self) {
+    /// Prints a rate line when one is due; returns the time it read, for
+    /// the caller's other timers (a clock read is not free under TCG).
+    fn tick(&mut self) -> Instant {
         let now = Instant::now();
         if now >= self.next {
             self.flush(now, true);
         }
+        now
     }
 
     fn flush(&mut self, now: Instant, print: bool) {
@@ -641,8 +644,8 @@ fn tx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
     let nrings = port.num_tx_rings();
     let mut ring_i = 0;
     while !stopped() && (n == 0 || seq < n) {
-        rep.tick();
-        link.check(port);
+        let now = rep.tick();
+        link.check(port, now);
         let mut want = burst;
         if n > 0 {
             want = want.min(n - seq);
@@ -810,7 +813,7 @@ impl Verifier {
         if let Some((first, n, at)) = self.first_gap {
             println!(
                 "Lost in {} gap(s); the first: {n} frame(s) from sequence number {first}, \
-                 noticed {:.3} s after the start",
+                 noticed {:.3} s after the receiver started",
                 self.gaps,
                 at.as_secs_f64()
             );
@@ -833,8 +836,8 @@ fn rx(args: &Args, port: &mut Port) -> bool {
     let mut link = LinkWatch::new(port);
     let nrings = port.num_rx_rings();
     while !stopped() && (n == 0 || received < n) {
-        rep.tick();
-        link.check(port);
+        let now = rep.tick();
+        link.check(port, now);
         if let Err(e) = port.rxsync() {
             eprintln!("pkt-gen: rxsync: {e}");
             return false;
@@ -930,12 +933,8 @@ impl LinkWatch {
     }
 
     #[inline(always)]
-    fn check(&mut self, port: &Port) {
-        if !self.is_nic {
-            return;
-        }
-        let now = Instant::now();
-        if now < self.next {
+    fn check(&mut self, port: &Port, now: Instant) {
+        if !self.is_nic || now < self.next {
             return;
         }
         self.next = now + Duration::from_millis(100);
@@ -975,8 +974,8 @@ fn txrx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
     let mut last_rx = Instant::now();
     let check_len = args.length;
     while !stopped() {
-        rep.tick();
-        link.check(port);
+        let now = rep.tick();
+        link.check(port, now);
         if let Err(e) = port.rxsync() {
             eprintln!("pkt-gen: rxsync: {e}");
             return false;
