@@ -585,9 +585,9 @@ impl Reporter {
         self.cur.min_space = self.cur.min_space.min(space);
     }
 
-    #[inline(always)]
     /// Prints a rate line when one is due; returns the time it read, for
     /// the caller's other timers (a clock read is not free under TCG).
+    #[inline(always)]
     fn tick(&mut self) -> Instant {
         let now = Instant::now();
         if now >= self.next {

@@ -71,6 +71,11 @@ fn receiver_reports_and_fails_on_a_short_count() {
         line(&rx.stdout, "Verified:"),
         "Verified: 1000 ok, 1000 lost, 0 out-of-order, 0 corrupt"
     );
+    let gap = line(&rx.stdout, "Lost in");
+    assert!(
+        gap.starts_with("Lost in 1 gap(s); the first: 1000 frame(s) from sequence number 1000,"),
+        "{gap}"
+    );
 }
 
 #[test]
