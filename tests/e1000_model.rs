@@ -16,6 +16,7 @@ use vfio_netmap::api::nic::NicRings;
 use vfio_netmap::api::{ApiError, Port};
 use vfio_netmap::driver::DriverError;
 use vfio_netmap::driver::desc_ring::DmaWindow;
+use vfio_netmap::driver::e1000::regs::RDT;
 use vfio_netmap::driver::e1000::{E1000, Model, Options};
 use vfio_netmap::driver::regs::RegisterAccess;
 use vfio_netmap::mem::{Region, RegionConfig};
@@ -104,13 +105,23 @@ fn lab(slots: u32) -> Lab {
 }
 
 fn lab_in(slots: u32, config: RegionConfig) -> Lab {
+    lab_with(slots, config, |regs| regs)
+}
+
+/// Two connected models; port B reaches its model through `regs_b`, a
+/// wrapper around the plain model registers.
+fn lab_with<R: RegisterAccess + Send + 'static>(
+    slots: u32,
+    config: RegionConfig,
+    regs_b: impl FnOnce(ModelRegs) -> R,
+) -> Lab {
     let region = Arc::new(Region::private("e1000-test", config).unwrap());
     let dma: Arc<dyn Dma> = Arc::new(RegionDma(region.clone()));
     let model_a = E1000Model::new([2, 0, 0, 0, 0, 0xa], dma.clone());
     let model_b = E1000Model::new([2, 0, 0, 0, 0, 0xb], dma);
     E1000Model::connect(&model_a, &model_b);
     let a = open_port(&region, &model_a, "a", slots).unwrap();
-    let b = open_port(&region, &model_b, "b", slots).unwrap();
+    let b = open_port_with(regs_b(ModelRegs(model_b.clone())), &region, "b", slots).unwrap();
     Lab {
         a,
         b,
@@ -394,8 +405,6 @@ struct SlowRdt {
     rdt_writes: Arc<std::sync::atomic::AtomicU32>,
 }
 
-const RDT: usize = 0x2818;
-
 impl RegisterAccess for SlowRdt {
     fn read32(&self, offset: usize) -> u32 {
         self.inner.read32(offset)
@@ -413,38 +422,31 @@ impl RegisterAccess for SlowRdt {
 /// RDT writes during `total` frames sent 16 at a time, every frame checked
 /// byte for byte and in order.
 fn rdt_writes_receiving(delay: std::time::Duration, slots: u32, total: u64) -> u32 {
-    let region = Arc::new(Region::private("e1000-rdt", RegionConfig::default()).unwrap());
-    let dma: Arc<dyn Dma> = Arc::new(RegionDma(region.clone()));
-    let model_a = E1000Model::new([2, 0, 0, 0, 0, 0xa], dma.clone());
-    let model_b = E1000Model::new([2, 0, 0, 0, 0, 0xb], dma);
-    E1000Model::connect(&model_a, &model_b);
-    let mut a = open_port(&region, &model_a, "a", slots).unwrap();
     let writes = Arc::new(std::sync::atomic::AtomicU32::new(0));
-    let regs = SlowRdt {
-        inner: ModelRegs(model_b.clone()),
+    let mut l = lab_with(slots, RegionConfig::default(), |inner| SlowRdt {
+        inner,
         delay,
         rdt_writes: writes.clone(),
-    };
-    let mut b = open_port_with(regs, &region, "b", slots).unwrap();
+    });
     let at_start = writes.load(std::sync::atomic::Ordering::Relaxed);
     let (mut sent, mut got) = (0u64, 0u64);
     while got < total {
-        let mut batch = a.tx_batch(0);
+        let mut batch = l.a.tx_batch(0);
         while sent < total && sent - got < 16 && batch.push(&frame(sent, 60)) {
             sent += 1;
         }
         batch.commit();
-        a.txsync().unwrap();
-        b.rxsync().unwrap();
-        let mut rx = b.rx_batch(0);
+        l.a.txsync().unwrap();
+        l.b.rxsync().unwrap();
+        let mut rx = l.b.rx_batch(0);
         while let Some(p) = rx.next() {
             assert_eq!(p, &frame(got, 60)[..], "frame {got}");
             got += 1;
         }
         drop(rx);
-        b.rxsync().unwrap();
+        l.b.rxsync().unwrap();
     }
-    assert!(model_b.faults().is_empty(), "{:?}", model_b.faults());
+    assert!(l.model_b.faults().is_empty(), "{:?}", l.model_b.faults());
     writes.load(std::sync::atomic::Ordering::Relaxed) - at_start
 }
 

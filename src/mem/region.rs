@@ -21,6 +21,9 @@ const MAGIC: u64 = u64::from_le_bytes(*b"VFNMREG1");
 const VERSION: u32 = 2;
 const PAGE: usize = 4096;
 
+/// The largest ring (slots) a region holds.
+pub const MAX_RING_SLOTS: u32 = 16384;
+
 /// Which buffer indices and lengths a slot may carry (see
 /// [`Region::buf_bounds`]).
 #[derive(Clone, Copy, Debug)]
@@ -96,7 +99,7 @@ impl RegionConfig {
         if !(64..=65536).contains(&self.buf_size) || self.buf_size % 64 != 0 {
             return bad(format!("buffer size {}", self.buf_size));
         }
-        if !(8..=16384).contains(&self.max_slots) {
+        if !(8..=MAX_RING_SLOTS).contains(&self.max_slots) {
             return bad(format!("max slots {}", self.max_slots));
         }
         if self.num_bufs < FIRST_USABLE_BUF + 8 || self.num_rings == 0 || self.num_ifs == 0 {

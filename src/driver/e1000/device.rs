@@ -13,12 +13,12 @@ use crate::driver::desc_ring::{DescRing, DmaWindow};
 use crate::driver::regs::RegisterAccess;
 use crate::mem::{Region, RingMem};
 
-/// The largest ring we program: RDLEN/TDLEN hold up to 65528 descriptors
-/// (bits 19:7, in 128-byte units), and a netmap region holds rings of up
-/// to 16384 slots. Linux and DPDK stop at 4096; deeper rings absorb longer
-/// stalls of the receiver (under QEMU's TCG, waits of milliseconds for
-/// its global lock), at the cost of a larger buffer pool.
-pub const MAX_DESCRIPTORS: u32 = 16384;
+/// The largest ring we program: the largest a region holds (one slot per
+/// descriptor), well within RDLEN/TDLEN's 65528 descriptors (bits 19:7, in
+/// 128-byte units). Linux and DPDK stop at 4096; deeper rings absorb
+/// longer stalls of the receiver (under QEMU's TCG, waits of milliseconds
+/// for its global lock), at the cost of a larger buffer pool.
+pub const MAX_DESCRIPTORS: u32 = crate::mem::MAX_RING_SLOTS;
 
 /// The members of the family we drive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
