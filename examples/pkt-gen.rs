@@ -19,7 +19,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
-use common::{Counters, Idle, POLL_SLICE, periodic_line, speed_line, stopped, wait_port};
+use common::{Counters, Idle, POLL_SLICE, Sleeps, periodic_line, speed_line, stopped, wait_port};
 use etherparse::PacketBuilder;
 use vfio_netmap::api::Port;
 use vfio_netmap::api::poll::{POLLHUP, POLLIN, POLLOUT};
@@ -831,6 +831,8 @@ fn rx(args: &Args, port: &mut Port) -> bool {
     let mut rep = Reporter::new(args.report_ms);
     let mut received = 0u64;
     let mut idle = Idle::default();
+    let mut sleeps = Sleeps::default();
+    let mut fullest = 0u32;
     let mut seen_peer = port.peer_alive();
     let mut hup = false;
     let mut link = LinkWatch::new(port);
@@ -849,6 +851,7 @@ fn rx(args: &Args, port: &mut Port) -> bool {
             if avail == 0 {
                 continue;
             }
+            fullest = fullest.max(avail);
             let mut k = avail as u64;
             if n > 0 {
                 k = k.min(n - received - got);
@@ -873,13 +876,18 @@ fn rx(args: &Args, port: &mut Port) -> bool {
         received += got;
         if got > 0 {
             idle.reset();
+            sleeps.frames_came();
             continue;
         }
         if hup {
             break; // the peer is gone and nothing more came
         }
         if idle.should_sleep() {
+            let started = Instant::now();
             let rev = wait_port(port, POLLIN, POLL_SLICE);
+            if received > 0 {
+                sleeps.slept(started.elapsed(), rev == 0);
+            }
             seen_peer |= port.peer_alive();
             if rev & POLLHUP != 0 && (seen_peer || received > 0) && !link.is_nic {
                 hup = true;
@@ -900,6 +908,11 @@ fn rx(args: &Args, port: &mut Port) -> bool {
         "Received {pkts} packets {bytes} bytes {events} events {each} bytes each in {secs:.2} seconds."
     );
     println!("{}", speed_line(pkts, bytes, events, secs));
+    if pkts > 0 {
+        let slots = port.rx_ring(0).num_slots();
+        println!("The fullest RX ring held {fullest} frame(s) at once, of {slots} slots");
+        println!("{sleeps}");
+    }
     v.print();
     let clean = v.lost == 0 && v.out_of_order == 0 && v.corrupt == 0;
     clean && (n == 0 || v.ok == n)

@@ -17,7 +17,7 @@ use vfio_netmap::api::{ApiError, Port};
 use vfio_netmap::driver::DriverError;
 use vfio_netmap::driver::desc_ring::DmaWindow;
 use vfio_netmap::driver::e1000::regs::RDT;
-use vfio_netmap::driver::e1000::{E1000, Model, Options};
+use vfio_netmap::driver::e1000::{self, E1000, Model, Options};
 use vfio_netmap::driver::regs::RegisterAccess;
 use vfio_netmap::mem::{Region, RegionConfig};
 
@@ -175,15 +175,16 @@ fn frames_cross_the_model_wire_intact_and_in_order() {
     );
 }
 
-/// Rings deeper than Linux's and DPDK's 4096 descriptors: a receiver that
-/// stalls can leave nearly the whole ring full, and every frame still
-/// arrives, in order, once it catches up.
+/// Rings deeper than Linux's and DPDK's 4096 descriptors, up to the
+/// deepest the driver takes: a receiver that stalls can leave nearly the
+/// whole ring full, and every frame still arrives, in order, once it
+/// catches up.
 #[test]
-fn a_16384_slot_ring_holds_a_whole_ring_of_frames_while_the_receiver_waits() {
-    let slots = 16384u32;
+fn the_deepest_ring_holds_a_whole_ring_of_frames_while_the_receiver_waits() {
+    let slots = e1000::MAX_DESCRIPTORS;
     let config = RegionConfig {
         max_slots: slots,
-        num_bufs: 4 * slots + 1024,
+        num_bufs: 5 * slots, // two ports: both rings' buffers, and descriptors
         ..RegionConfig::default()
     };
     let mut l = lab_in(slots, config);
@@ -213,9 +214,10 @@ fn a_16384_slot_ring_holds_a_whole_ring_of_frames_while_the_receiver_waits() {
 
 #[test]
 fn ring_sizes_beyond_what_the_device_takes_are_refused() {
+    let deepest = e1000::MAX_DESCRIPTORS;
     let config = RegionConfig {
-        max_slots: 16384,
-        num_bufs: 4 * 16384 + 1024,
+        max_slots: deepest,
+        num_bufs: 5 * deepest,
         ..RegionConfig::default()
     };
     let region = Arc::new(Region::private("e1000-sizes", config).unwrap());
@@ -229,7 +231,7 @@ fn ring_sizes_beyond_what_the_device_takes_are_refused() {
         );
     }
     let free = region.free_bufs();
-    drop(open_port(&region, &model, "deep", 16384).unwrap());
+    drop(open_port(&region, &model, "deep", deepest).unwrap());
     assert_eq!(region.free_bufs(), free);
 }
 

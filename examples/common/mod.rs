@@ -97,6 +97,57 @@ impl Idle {
         }
     }
 }
+/// How long a receive loop slept in poll() between frames (idle periods
+/// that ended with more frames; the wait after the last one is not
+/// counted). A receiver asleep for longer than its ring lasts loses the
+/// overflow; a poll() that timed out although frames came afterwards
+/// means a wake-up that came late or never.
+#[derive(Default)]
+pub struct Sleeps {
+    waits: u64,
+    total: Duration,
+    longest: Duration,
+    timed_out: u64,
+    current: Duration,
+    current_timed_out: u64,
+}
+
+impl Sleeps {
+    /// One poll() call of this idle period: how long it took and whether
+    /// it returned without an event.
+    pub fn slept(&mut self, took: Duration, timed_out: bool) {
+        self.current += took;
+        self.current_timed_out += timed_out as u64;
+    }
+
+    /// Frames came: the idle period, if any, counts.
+    #[inline]
+    pub fn frames_came(&mut self) {
+        if self.current > Duration::ZERO {
+            self.waits += 1;
+            self.total += self.current;
+            self.longest = self.longest.max(self.current);
+            self.timed_out += self.current_timed_out;
+            self.current = Duration::ZERO;
+            self.current_timed_out = 0;
+        }
+    }
+}
+
+impl std::fmt::Display for Sleeps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Slept in poll() between frames {} time(s), {:.3} s in all, the longest {:.1} ms; \
+             {} poll() call(s) timed out meanwhile",
+            self.waits,
+            self.total.as_secs_f64(),
+            self.longest.as_secs_f64() * 1e3,
+            self.timed_out
+        )
+    }
+}
+
 /// Longest single poll() sleep, so signals and reports are noticed.
 pub const POLL_SLICE: Duration = Duration::from_millis(100);
 

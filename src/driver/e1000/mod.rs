@@ -6,4 +6,4 @@ pub mod device;
 pub mod queue;
 pub mod regs;
 
-pub use device::{E1000, Model, Options, Stats};
+pub use device::{E1000, MAX_DESCRIPTORS, Model, Options, Stats};
