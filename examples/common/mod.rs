@@ -97,6 +97,7 @@ impl Idle {
         }
     }
 }
+
 /// How long a receive loop slept in poll() between frames (idle periods
 /// that ended with more frames; the wait after the last one is not
 /// counted). A receiver asleep for longer than its ring lasts loses the
