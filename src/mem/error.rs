@@ -41,7 +41,8 @@ pub enum MemError {
 
     #[error(
         "invalid region configuration: {0}; buffer size must be a multiple of 64 between 64 and \
-         65536, slots between 8 and 16384"
+         65536, slots between 8 and {max}",
+        max = super::region::MAX_RING_SLOTS
     )]
     BadConfig(String),
 
