@@ -142,12 +142,19 @@ fn hung_command_is_killed_at_the_timeout() {
     let Some(_lab) = lab_ready() else { return };
     let start = std::time::Instant::now();
     let out = Command::new(repo().join("hw/lab"))
-        .args(["run", "--timeout", "30", "--", "sleep", "1000"])
+        .args(["run", "--timeout", "30", "--", "sh", "-c"])
+        // A kernel message at KERN_INFO, the level of a hung task's stack:
+        // a timeout shows it (boot messages before COMMAND are left out).
+        .arg("echo '<6>lab-test: stuck here' > /dev/kmsg; sleep 1000")
         .output()
         .expect("cannot run hw/lab");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(124), "{stderr}");
     assert!(stderr.contains("timeout"), "{stderr}");
+    assert!(
+        stderr.contains("console| [") && stderr.contains("] lab-test: stuck here"),
+        "{stderr}"
+    );
     assert!(stderr.contains("console log kept"), "{stderr}");
     assert!(start.elapsed().as_secs() < 60);
 }
