@@ -159,6 +159,33 @@ fn hung_command_is_killed_at_the_timeout() {
     assert!(start.elapsed().as_secs() < 60);
 }
 
+/// A guest whose kernel reports a CPU that stopped handling timers (here
+/// a fake report written to the kernel log) is stopped at once, not at the
+/// timeout, with the lab's own status and a message saying to run again.
+#[test]
+fn guest_timer_stall_stops_the_guest_early() {
+    let Some(_lab) = lab_ready() else { return };
+    let start = std::time::Instant::now();
+    let out = Command::new(repo().join("hw/lab"))
+        .args(["run", "--timeout", "300", "--", "sh", "-c"])
+        .arg(
+            "echo before; echo '<3>rcu: Possible timer handling issue on cpu=1 timer-softirq=9' \
+             > /dev/kmsg; sleep 200; echo after",
+        )
+        .output()
+        .expect("cannot run hw/lab");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    assert_eq!(stdout(&out), "before\n");
+    assert!(
+        stderr.contains("guest vCPU 1 stopped handling timer interrupts"),
+        "{stderr}"
+    );
+    assert!(is_guest_timer_stall(&out), "{stderr}");
+    assert!(stderr.contains("Run COMMAND again"), "{stderr}");
+    assert!(start.elapsed().as_secs() < 60, "{:?}", start.elapsed());
+}
+
 #[test]
 fn capture_shows_kernel_driver_frames() {
     let Some(_lab) = lab_ready() else { return };
