@@ -93,6 +93,12 @@ struct Args {
     /// Report interval in milliseconds.
     #[arg(short = 'T', long = "report-ms", default_value_t = 1000)]
     report_ms: u64,
+    /// Never sleep: spin while the ring is empty (rx) or full (tx), and
+    /// between paced sends, as DPDK's testpmd does. Costs a whole CPU
+    /// while idle; for benchmarks, where a wake-up from sleep (an
+    /// interrupt, slow in a VM) could lose frames.
+    #[arg(long = "busy")]
+    busy: bool,
 }
 
 type Mac = [u8; 6];
@@ -639,7 +645,7 @@ fn tx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
     let n = args.count;
     let mut rep = Reporter::new(args.report_ms);
     let mut seq = 0u64;
-    let mut idle = Idle::default();
+    let mut idle = Idle::new(args.busy);
     let mut peer_gone = false;
     let nrings = port.num_tx_rings();
     let mut ring_i = 0;
@@ -661,7 +667,7 @@ fn tx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
                     ((seq + need - 1) as u128 * 1_000_000_000 / args.rate as u128) as u64,
                 );
                 let wait = at.saturating_sub(rep.start.elapsed());
-                if wait > Duration::from_micros(100) {
+                if wait > Duration::from_micros(100) && !args.busy {
                     std::thread::sleep(wait.min(POLL_SLICE));
                 } else {
                     std::hint::spin_loop();
@@ -682,7 +688,7 @@ fn tx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
                 return false;
             }
             if idle.should_sleep() {
-                let rev = wait_port(port, POLLOUT, POLL_SLICE);
+                let rev = wait_port(port, POLLOUT, idle.timeout());
                 seen_peer |= port.peer_alive();
                 if rev & POLLHUP != 0 && seen_peer && !link.is_nic {
                     peer_gone = true;
@@ -830,7 +836,7 @@ fn rx(args: &Args, port: &mut Port) -> bool {
     let mut v = Verifier::new();
     let mut rep = Reporter::new(args.report_ms);
     let mut received = 0u64;
-    let mut idle = Idle::default();
+    let mut idle = Idle::new(args.busy);
     let mut sleeps = Sleeps::default();
     let mut fullest = 0u32;
     let mut seen_peer = port.peer_alive();
@@ -884,8 +890,8 @@ fn rx(args: &Args, port: &mut Port) -> bool {
         }
         if idle.should_sleep() {
             let started = Instant::now();
-            let rev = wait_port(port, POLLIN, POLL_SLICE);
-            if received > 0 {
+            let rev = wait_port(port, POLLIN, idle.timeout());
+            if received > 0 && idle.sleeps() {
                 sleeps.slept(started.elapsed(), rev == 0);
             }
             seen_peer |= port.peer_alive();
@@ -1090,7 +1096,7 @@ fn ping(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
     'outer: while !stopped() && (n == 0 || sent < n) {
         rep.tick();
         // Send one frame.
-        let mut idle = Idle::default();
+        let mut idle = Idle::new(args.busy);
         loop {
             if stopped() {
                 break 'outer;
@@ -1105,7 +1111,7 @@ fn ping(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
                 break;
             }
             let _ = port.txsync();
-            if idle.should_sleep() && wait_port(port, POLLOUT, POLL_SLICE) & POLLHUP != 0 {
+            if idle.should_sleep() && wait_port(port, POLLOUT, idle.timeout()) & POLLHUP != 0 {
                 hup = true;
                 break 'outer;
             }
@@ -1118,7 +1124,7 @@ fn ping(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
         let seq = sent;
         sent += 1;
         // Wait for its reflection (1 s at most).
-        let mut idle = Idle::default();
+        let mut idle = Idle::new(args.busy);
         loop {
             if stopped() {
                 break 'outer;
@@ -1151,7 +1157,7 @@ fn ping(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
                 break;
             }
             if idle.should_sleep() {
-                let rev = wait_port(port, POLLIN, POLL_SLICE);
+                let rev = wait_port(port, POLLIN, idle.timeout());
                 if rev & POLLHUP != 0 {
                     hup = true;
                     break 'outer;
@@ -1187,7 +1193,7 @@ fn pong(args: &Args, port: &mut Port) -> bool {
     let n = args.count;
     let mut rep = Reporter::new(args.report_ms);
     let mut received = 0u64;
-    let mut idle = Idle::default();
+    let mut idle = Idle::new(args.busy);
     let mut seen_peer = port.peer_alive();
     let mut hup = false;
     while !stopped() && (n == 0 || received < n) {
@@ -1244,7 +1250,7 @@ fn pong(args: &Args, port: &mut Port) -> bool {
             break;
         }
         if idle.should_sleep() {
-            let rev = wait_port(port, POLLIN, POLL_SLICE);
+            let rev = wait_port(port, POLLIN, idle.timeout());
             seen_peer |= port.peer_alive();
             if rev & POLLHUP != 0 && (seen_peer || received > 0) {
                 hup = true;

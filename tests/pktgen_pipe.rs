@@ -396,6 +396,59 @@ fn sigint_stops_a_receiver_with_a_summary() {
     assert!(rx.stdout.contains("Verified: 0 ok"));
 }
 
+/// CPU time (user + system) a child process has used so far.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_millis(ticks * 1000 / hz)
+}
+
+/// With --busy nothing sleeps: an idle receiver spins, frames 10 ms apart
+/// (-R 100) find it awake, and it still notices the sender go.
+#[test]
+fn busy_receiver_never_sleeps_and_still_sees_the_peer_go() {
+    let _g = serial();
+    let name = unique("busy");
+    let rx = pktgen(&["-i", &format!("netmap:{name}}}0"), "-f", "rx", "--busy"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let spun = cpu_time(rx.id());
+    eprintln!("idle busy rx used {spun:?} of CPU in 1.5 s");
+    assert!(spun > Duration::from_millis(900), "{spun:?}");
+    let tx = pktgen(&[
+        "-i",
+        &format!("netmap:{name}{{0"),
+        "-f",
+        "tx",
+        "-R",
+        "100",
+        "-n",
+        "100",
+        "--busy",
+    ]);
+    let tx = finish(tx, Duration::from_secs(10), "tx --busy -R 100");
+    let rx = finish(rx, Duration::from_secs(5), "rx --busy after the sender");
+    assert!(tx.status.success(), "{}", tx.stdout);
+    assert!(rx.stdout.contains("Peer gone"), "{}", rx.stdout);
+    assert!(rx.elapsed < Duration::from_secs(1), "{:?}", rx.elapsed);
+    assert_eq!(
+        line(&rx.stdout, "Verified:"),
+        "Verified: 100 ok, 0 lost, 0 out-of-order, 0 corrupt"
+    );
+    assert!(
+        line(&rx.stdout, "Slept in poll()").starts_with("Slept in poll() between frames 0 time(s)"),
+        "{}",
+        rx.stdout
+    );
+}
+
 #[test]
 fn help_lists_netmap_options() {
     let out = Command::new(example("pkt-gen"))

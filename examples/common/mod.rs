@@ -63,14 +63,40 @@ const SPIN_ROUNDS: u32 = 1000;
 /// round count alone would sleep in such gaps where rounds are slow.
 const SPIN_TIME: Duration = Duration::from_millis(5);
 
+/// With `--busy`, how often an idle loop still looks (in a poll() that
+/// does not sleep) whether its peer is gone.
+const BUSY_PEER_CHECK: Duration = Duration::from_millis(100);
+
 /// When an idle loop stops busy polling and sleeps in poll().
 #[derive(Default)]
 pub struct Idle {
     rounds: u32,
     since: Option<Instant>,
+    busy: bool,
 }
 
 impl Idle {
+    /// An idle loop that never sleeps (`busy`), as DPDK's poll-mode loops
+    /// do: in a VM each wake-up from sleep is an interrupt, and under
+    /// QEMU's TCG one that waits for the global lock the other vCPU holds.
+    pub fn new(busy: bool) -> Idle {
+        Idle {
+            busy,
+            ..Idle::default()
+        }
+    }
+
+    /// How long the poll() after `should_sleep` may wait: not at all when
+    /// busy (it only reports a peer gone).
+    pub fn timeout(&self) -> Duration {
+        if self.busy { Duration::ZERO } else { POLL_SLICE }
+    }
+
+    /// Whether the poll() that `should_sleep` allowed really slept.
+    pub fn sleeps(&self) -> bool {
+        !self.busy
+    }
+
     /// Work was found: spin again next time the loop runs dry.
     #[inline]
     pub fn reset(&mut self) {
@@ -92,6 +118,13 @@ impl Idle {
             None => {
                 self.since = Some(now);
                 false
+            }
+            Some(t) if self.busy => {
+                let check = now.duration_since(t) >= BUSY_PEER_CHECK;
+                if check {
+                    self.since = Some(now);
+                }
+                check
             }
             Some(t) => now.duration_since(t) >= SPIN_TIME,
         }
