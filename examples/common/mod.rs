@@ -89,7 +89,11 @@ impl Idle {
     /// How long the poll() after `should_sleep` may wait: not at all when
     /// busy (it only reports a peer gone).
     pub fn timeout(&self) -> Duration {
-        if self.busy { Duration::ZERO } else { POLL_SLICE }
+        if self.busy {
+            Duration::ZERO
+        } else {
+            POLL_SLICE
+        }
     }
 
     /// Whether the poll() that `should_sleep` allowed really slept.
