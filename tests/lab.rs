@@ -141,13 +141,12 @@ fn runs_in_the_checkout_with_the_environment() {
 fn hung_command_is_killed_at_the_timeout() {
     let Some(_lab) = lab_ready() else { return };
     let start = std::time::Instant::now();
-    let out = Command::new(repo().join("hw/lab"))
-        .args(["run", "--timeout", "30", "--", "sh", "-c"])
-        // A kernel message at KERN_INFO, the level of a hung task's stack:
-        // a timeout shows it (boot messages before COMMAND are left out).
-        .arg("echo '<6>lab-test: stuck here' > /dev/kmsg; sleep 1000")
-        .output()
-        .expect("cannot run hw/lab");
+    // A kernel message at KERN_INFO, the level of a hung task's stack: a
+    // timeout shows it (boot messages before COMMAND are left out).
+    let out = lab_sh_once(
+        &["--timeout", "30"],
+        "echo '<6>lab-test: stuck here' > /dev/kmsg; sleep 1000",
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(124), "{stderr}");
     assert!(stderr.contains("timeout"), "{stderr}");
@@ -166,14 +165,11 @@ fn hung_command_is_killed_at_the_timeout() {
 fn guest_timer_stall_stops_the_guest_early() {
     let Some(_lab) = lab_ready() else { return };
     let start = std::time::Instant::now();
-    let out = Command::new(repo().join("hw/lab"))
-        .args(["run", "--timeout", "300", "--", "sh", "-c"])
-        .arg(
-            "echo before; echo '<3>rcu: Possible timer handling issue on cpu=1 timer-softirq=9' \
-             > /dev/kmsg; sleep 200; echo after",
-        )
-        .output()
-        .expect("cannot run hw/lab");
+    let out = lab_sh_once(
+        &["--timeout", "300"],
+        "echo before; echo '<3>rcu: Possible timer handling issue on cpu=1 timer-softirq=9' \
+         > /dev/kmsg; sleep 200; echo after",
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(125), "{stderr}");
     assert_eq!(stdout(&out), "before\n");

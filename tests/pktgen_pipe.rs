@@ -374,20 +374,11 @@ fn sigint_stops_a_receiver_with_a_summary() {
     let rx = pktgen(&["-i", &format!("netmap:{name}}}0"), "-f", "rx"]);
     std::thread::sleep(Duration::from_millis(1500));
     // An idle receiver sleeps in poll() instead of spinning.
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", rx.id())).unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    eprintln!("idle rx used {ticks} ticks of CPU in 1.5 s (hz {hz})");
+    let used = cpu_time(rx.id());
+    eprintln!("idle rx used {used:?} of CPU in 1.5 s");
     assert!(
-        ticks * 1000 / hz < 500,
-        "idle receiver used {ticks} ticks in 1.5 s"
+        used < Duration::from_millis(500),
+        "idle receiver used {used:?} in 1.5 s"
     );
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(rx.id() as i32, libc::SIGINT) };

@@ -60,7 +60,8 @@ pub fn is_guest_timer_stall(out: &Output) -> bool {
         && String::from_utf8_lossy(&out.stderr).contains("stopped handling timer interrupts")
 }
 
-fn lab_sh_once(args: &[&str], script: &str) -> Output {
+/// `hw/lab run ARGS -- sh -c SCRIPT` once, whatever happens to the guest.
+pub fn lab_sh_once(args: &[&str], script: &str) -> Output {
     let out = Command::new(repo().join("hw/lab"))
         .arg("run")
         .args(args)
