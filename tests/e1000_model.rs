@@ -449,7 +449,21 @@ fn rdt_writes_receiving(delay: std::time::Duration, slots: u32, total: u64) -> u
         l.b.rxsync().unwrap();
     }
     assert!(l.model_b.faults().is_empty(), "{:?}", l.model_b.faults());
-    writes.load(std::sync::atomic::Ordering::Relaxed) - at_start
+    let counted = writes.load(std::sync::atomic::Ordering::Relaxed) - at_start;
+    // The receiver's own account of its tail writes (what pkt-gen prints)
+    // agrees with the device's, and so does the time they took.
+    let info = l.b.nic_info().unwrap();
+    assert_eq!(info.counter("rx_tail_writes"), Some(counted as u64));
+    let max_us = info.counter("rx_tail_write_us_max").unwrap();
+    let mean_us = info.counter("rx_tail_write_us_mean").unwrap();
+    assert!(mean_us <= max_us, "mean {mean_us} us, max {max_us} us");
+    if !delay.is_zero() {
+        assert!(
+            mean_us >= delay.as_micros() as u64,
+            "writes that sleep {delay:?} took {mean_us} us on average"
+        );
+    }
+    counted
 }
 
 /// Where RDT writes are cheap the driver hands descriptors back every

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::desc::{RxDesc, TxDesc};
-use super::queue::{QueueErrors, RxQueue, TxQueue};
+use super::queue::{QueueErrors, RxQueue, TailWrites, TxQueue};
 use super::regs::*;
 use crate::api::abi::Direction;
 use crate::api::nic::{NicBackend, NicInfo};
@@ -86,6 +86,7 @@ pub struct Stats {
     pub tpr: u64,
     pub tpt: u64,
     pub queue: QueueErrors,
+    pub rx_tail: TailWrites,
 }
 
 /// A statistics register the manual says clears on read, but which a
@@ -355,6 +356,7 @@ impl<R: RegisterAccess> E1000<R> {
         s.tpr += read(stats::TPR);
         s.tpt += read(stats::TPT);
         s.queue = self.rx.errors;
+        s.rx_tail = self.rx.tail_writes();
         self.stats
     }
 
@@ -439,6 +441,12 @@ impl<R: RegisterAccess + Send> NicBackend for E1000<R> {
                 ("TPT", s.tpt),
                 ("rx_bad_length", s.queue.rx_bad_length),
                 ("rx_errors", s.queue.rx_errors),
+                ("rx_tail_writes", s.rx_tail.count),
+                (
+                    "rx_tail_write_us_mean",
+                    s.rx_tail.total_ns.checked_div(s.rx_tail.count).unwrap_or(0) / 1000,
+                ),
+                ("rx_tail_write_us_max", s.rx_tail.max_ns / 1000),
             ],
         }
     }

@@ -155,6 +155,17 @@ pub struct RxQueue {
     /// exponentially weighted mean over about 8 writes): chooses how many
     /// released slots to gather before the next one.
     rdt_write_ns: std::cell::Cell<u64>,
+    tail_writes: std::cell::Cell<TailWrites>,
+}
+
+/// How often the receiver wrote RDT and how long the writes took: under
+/// QEMU each write waits for the global lock, and a receiver held up there
+/// is where frames are lost (BENCHMARKS.md), so pkt-gen reports these.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TailWrites {
+    pub count: u64,
+    pub total_ns: u64,
+    pub max_ns: u64,
 }
 
 /// RDT writes slower than this on average (nanoseconds) are treated as
@@ -182,6 +193,7 @@ impl RxQueue {
             errors: QueueErrors::default(),
             rdt,
             rdt_write_ns: std::cell::Cell::new(0),
+            tail_writes: std::cell::Cell::new(TailWrites::default()),
         }
     }
 
@@ -212,8 +224,18 @@ impl RxQueue {
             let took = started.elapsed().as_nanos().min(u64::MAX as u128) as u64;
             let avg = self.rdt_write_ns.get();
             self.rdt_write_ns.set(avg - avg / 8 + took / 8);
+            let w = self.tail_writes.get();
+            self.tail_writes.set(TailWrites {
+                count: w.count + 1,
+                total_ns: w.total_ns.saturating_add(took),
+                max_ns: w.max_ns.max(took),
+            });
             self.rdt.set(rdt);
         }
+    }
+
+    pub fn tail_writes(&self) -> TailWrites {
+        self.tail_writes.get()
     }
 
     /// Whether a frame waits at `hwtail` (an rxsync would deliver it).
