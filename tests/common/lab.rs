@@ -43,10 +43,10 @@ pub fn lab_ready() -> Option<MutexGuard<'static, ()>> {
 
 /// `hw/lab run ARGS -- sh -c SCRIPT`, from the repository root; run a
 /// second time if one of the guest's emulated CPUs got stuck for good (a
-/// QEMU TCG fault the lab recognises, hw/README.md), never more.
+/// fault of QEMU's the lab recognises, hw/README.md), never more.
 pub fn lab_sh(args: &[&str], script: &str) -> Output {
     let out = lab_sh_once(args, script);
-    if !is_guest_tcg_fault(&out) {
+    if !is_guest_qemu_fault(&out) {
         return out;
     }
     eprintln!("a guest CPU got stuck (output above): running it again");
@@ -54,12 +54,12 @@ pub fn lab_sh(args: &[&str], script: &str) -> Output {
 }
 
 /// `hw/lab run` stopped the guest because one of its CPUs got stuck for
-/// good in a way the lab knows as QEMU's (status 125 and the lab's
-/// message).
-pub fn is_guest_tcg_fault(out: &Output) -> bool {
+/// good in a way the lab knows as a fault of QEMU's (status 125 and the
+/// lab's message).
+pub fn is_guest_qemu_fault(out: &Output) -> bool {
     out.status.code() == Some(125)
         && String::from_utf8_lossy(&out.stderr)
-            .contains("a fault of QEMU's TCG, not COMMAND's; the guest was stopped")
+            .contains("a fault of QEMU's, not COMMAND's; the guest was stopped")
 }
 
 /// `hw/lab run ARGS -- sh -c SCRIPT` once, whatever happens to the guest.
