@@ -614,18 +614,12 @@ fn nic_options(
     if let Some(slots) = number("slots")? {
         opts.slots = slots;
         opts.region.max_slots = opts.region.max_slots.max(slots);
-        // Deep rings need a pool to match: the default holds a few NICs'
-        // 4096-slot rings; keep room for two NICs' worth of both rings.
-        opts.region.num_bufs = opts.region.num_bufs.max(slots.saturating_mul(4));
     }
     if let Some(p) = number("promisc")? {
         opts.promiscuous = p != 0;
     }
     if let Some(w) = number("link-wait")? {
         opts.link_wait = std::time::Duration::from_secs(w as u64);
-    }
-    if let Some(bufs) = number("bufs")? {
-        opts.region.num_bufs = bufs;
     }
     if let Some(rings) = number("rings")? {
         if !(1..=64).contains(&rings) {
@@ -635,6 +629,10 @@ fn nic_options(
             });
         }
         opts.rings = rings as usize;
+    }
+    size_nic_region(&mut opts.region, opts.slots, opts.rings as u32);
+    if let Some(bufs) = number("bufs")? {
+        opts.region.num_bufs = bufs;
     }
     if let Some(itr) = number("itr")? {
         opts.itr_us = itr;
@@ -653,6 +651,28 @@ fn nic_options(
     // between this NIC and those pipes (and their processes) by index.
     opts.shared_region = parsed.mem_id.map(|n| pipe_region_file(&format!("mem{n}")));
     Ok(opts)
+}
+
+/// Grows a NIC region (made by the first NIC port of a process) to hold
+/// two NICs like this port: deep rings or many ring pairs must not need
+/// `@conf:bufs`. Every TX and RX slot holds a buffer, each ring's
+/// descriptors take contiguous buffers of the same pool (16 bytes per
+/// descriptor in both drivers), each ring pair is two netmap rings, and a
+/// port per queue pair (`vfio:ADDR-K`) has a `netmap_if` of its own. The
+/// defaults already hold a few NICs with one ring pair of up to 4096 slots.
+fn size_nic_region(region: &mut crate::mem::RegionConfig, slots: u32, rings: u32) {
+    const NICS: u32 = 2;
+    const DESC_BYTES: u32 = 16;
+    let desc_bufs = slots
+        .saturating_mul(DESC_BYTES)
+        .div_ceil(region.buf_size.max(1));
+    let bufs = slots
+        .saturating_add(desc_bufs)
+        .saturating_mul(2 * rings * NICS)
+        .saturating_add(crate::mem::FIRST_USABLE_BUF);
+    region.num_bufs = region.num_bufs.max(bufs);
+    region.num_rings = region.num_rings.max(2 * rings * NICS);
+    region.num_ifs = region.num_ifs.max((rings + 1) * NICS);
 }
 
 /// The shared region file of pipes named `name` (or of `@N` as `memN`).

@@ -8,5 +8,7 @@ pub mod ring_mem;
 
 pub use error::MemError;
 pub use mapping::Backing;
-pub use region::{BufBounds, MAX_RING_SLOTS, Region, RegionConfig, SharedControl};
+pub use region::{
+    BufBounds, FIRST_USABLE_BUF, MAX_RING_SLOTS, Region, RegionConfig, SharedControl,
+};
 pub use ring_mem::{RingMem, SlotHead, SlotRun};
