@@ -47,8 +47,8 @@ pub enum MemError {
     BadConfig(String),
 
     #[error(
-        "region `{name}` is out of {what}: {wanted} wanted, {free} free; create it with more \
-         (e.g. `@conf:bufs=N`) or close ports that use it"
+        "region `{name}` is out of {what}: {wanted} wanted, {free} free; {fix}",
+        fix = exhausted_fix(what)
     )]
     Exhausted {
         name: String,
@@ -59,4 +59,16 @@ pub enum MemError {
 
     #[error("locking region `{name}` failed: {source}")]
     Lock { name: String, source: io::Error },
+}
+
+/// How to get more of what a region ran out of: only its buffer pool has a
+/// size the port name sets (the region is sized when created, so the
+/// option goes on the port that creates it).
+fn exhausted_fix(what: &str) -> &'static str {
+    if what.contains("buffers") {
+        "give the port that creates the region more (`@conf:bufs=N`) or close ports that use it"
+    } else {
+        "close ports that use it (how many rings and netmap_ifs a region holds is fixed by \
+         the port that creates it)"
+    }
 }

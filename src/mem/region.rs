@@ -838,13 +838,19 @@ mod tests {
         assert_eq!(r.free_bufs(), 126);
         let bufs = r.alloc_bufs(100).unwrap();
         assert!(bufs.iter().all(|&b| (2..128).contains(&b)));
-        assert!(matches!(r.alloc_bufs(27), Err(MemError::Exhausted { .. })));
+        let short = r.alloc_bufs(27).unwrap_err();
+        assert!(matches!(short, MemError::Exhausted { .. }));
+        assert!(short.to_string().contains("`@conf:bufs=N`"), "{short}");
         assert_eq!(r.free_bufs(), 26, "a failed allocation takes nothing");
         assert!(r.free_buf(bufs[0]));
         assert!(!r.free_buf(bufs[0]), "double free is refused");
         assert!(!r.free_buf(1), "reserved buffers are never freed");
         let rings: Vec<_> = (0..4).map(|_| r.alloc_ring().unwrap()).collect();
-        assert!(r.alloc_ring().is_err());
+        let no_ring = r.alloc_ring().unwrap_err().to_string();
+        assert!(
+            no_ring.contains("out of rings") && !no_ring.contains("@conf:bufs"),
+            "{no_ring}"
+        );
         r.free_ring(rings[2]);
         assert_eq!(r.alloc_ring().unwrap(), rings[2]);
         assert_eq!(r.buf_offset(3) - r.buf_offset(2), 2048);
