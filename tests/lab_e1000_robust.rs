@@ -25,6 +25,10 @@ use parse::*;
 fn robustness_script(cycles: u32) -> String {
     format!(
         r#"{PRELUDE}
+# 0. More than the one queue pair is refused with a message, not ignored.
+fg two_rings timeout 30 $PG -i vfio:$A@conf:rings=2 -f tx -n 1
+fg queue_one timeout 30 $PG -i vfio:$A-1 -f tx -n 1
+
 # 1. The receiver is open but does not read (SIGSTOP): its ring fills.
 bg full_rx $PG -i vfio:$B$S -f rx
 sleep 2; sig full_rx STOP
@@ -65,6 +69,16 @@ report
 }
 
 fn check_robustness(out: &str, cycles: u32) {
+    // 0. One queue pair.
+    for (step, asked) in [("two_rings", "`@conf:rings=2`"), ("queue_one", "queue 1")] {
+        let s = section(out, step);
+        assert_ne!(rc(out, step), Some(0), "{step}: {s}");
+        assert!(
+            s.contains("with one queue pair") && s.contains(asked),
+            "{step}: {s}"
+        );
+    }
+
     // 1. Ring full: the sender finished (completions came back although
     //    nobody read), the receiver then drained a clean prefix.
     let tx = section(out, "full_tx");

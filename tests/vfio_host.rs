@@ -308,6 +308,18 @@ fn every_error_message_names_the_fix() {
             &["supported:", "8086:10c9 82576"],
         ),
         (
+            DriverError::OneQueuePair {
+                addr: "0000:00:03.0".into(),
+                model: "82574L (e1000e)",
+                asked: "`@conf:rings=2`".into(),
+            },
+            &[
+                "one queue pair",
+                "`vfio:0000:00:03.0`",
+                "without `@conf:rings`",
+            ],
+        ),
+        (
             DriverError::VfioPciNotLoaded { detail: "x".into() },
             &["modprobe vfio-pci"],
         ),

@@ -240,6 +240,16 @@ pub enum DriverError {
 
     // ---- NIC drivers ----
     #[error(
+        "{addr} is an {model}, which this driver runs with one queue pair; {asked} asks for \
+         more: open `vfio:{addr}` without `@conf:rings` or a queue suffix"
+    )]
+    OneQueuePair {
+        addr: String,
+        model: &'static str,
+        asked: String,
+    },
+
+    #[error(
         "{device} reads all-ones: it was removed, or its BAR is not mapped (check `vfio-netmap \
          status`, and that no other process reset it)"
     )]

@@ -290,6 +290,7 @@ pub fn open(
         }
         .into());
     };
+    e1000_queue_request(addr, model, opts.rings, queue)?;
     device.enable_bus_master()?;
     let bar = device.map_bar(0)?;
     let region = &ctx.region;
@@ -336,6 +337,27 @@ fn init_e1000(
         link_wait: opts.link_wait,
     };
     E1000::init(bar, model, region, ctx.window, &tx, &rx, e1000_opts)
+}
+
+/// The e1000 family runs one queue pair (ARCHITECTURE.md): a port asking
+/// for more (`@conf:rings=N`, or a queue suffix `-K` other than `-0`) is
+/// refused rather than silently given the one pair.
+fn e1000_queue_request(
+    addr: PciAddr,
+    model: e1000::Model,
+    rings: usize,
+    queue: Option<usize>,
+) -> Result<(), DriverError> {
+    let asked = match queue {
+        Some(q) if q > 0 => format!("queue {q} (`-{q}`)"),
+        _ if rings > 1 => format!("`@conf:rings={rings}`"),
+        _ => return Ok(()),
+    };
+    Err(DriverError::OneQueuePair {
+        addr: addr.to_string(),
+        model: model.name(),
+        asked,
+    })
 }
 
 /// Brings up an ixgbe-family NIC with `opts.rings` queue pairs, and one
@@ -503,5 +525,26 @@ impl NicBackend for VfioIxgbeQueue {
     }
     fn disarm_wait(&self) {
         self.queue.disarm_interrupt();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn e1000_ports_may_ask_for_one_queue_pair_only() {
+        let addr: PciAddr = "0000:00:03.0".parse().unwrap();
+        let m = e1000::Model::I82574L;
+        for ok in [(1, None), (1, Some(0))] {
+            assert!(e1000_queue_request(addr, m, ok.0, ok.1).is_ok(), "{ok:?}");
+        }
+        let asked = |rings, queue| match e1000_queue_request(addr, m, rings, queue) {
+            Err(DriverError::OneQueuePair { asked, .. }) => asked,
+            other => panic!("{rings} {queue:?}: {other:?}"),
+        };
+        assert_eq!(asked(2, None), "`@conf:rings=2`");
+        assert_eq!(asked(2, Some(0)), "`@conf:rings=2`");
+        assert_eq!(asked(1, Some(1)), "queue 1 (`-1`)");
     }
 }
