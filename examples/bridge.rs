@@ -21,8 +21,11 @@ use vfio_netmap::api::slot_flags::{NS_BUF_CHANGED, NS_MOREFRAG};
     name = "bridge",
     version,
     about = "Forward packets both ways between two vfio-netmap ports (zero-copy when they share memory)",
-    after_help = "Example:\n  bridge -i 'netmap:x}0' -i 'netmap:x{1'\n\n\
-                  netmap's single-port form (`-i A`: A and its host rings) is not supported."
+    after_help = common::help_with_port_names(
+        "Examples:\n  bridge -i 'netmap:x}0' -i 'netmap:x{1'\n  \
+         bridge -i vfio:0000:00:03.0 -i vfio:0000:00:04.0   (zero-copy: one memory region)\n\n\
+         netmap's single-port form (`-i A`: A and its host rings) is not supported."
+    )
 )]
 struct Args {
     /// Port to bridge; give it twice (`-i A -i B`). A bare name gets

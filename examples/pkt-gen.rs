@@ -42,20 +42,23 @@ enum Function {
     Txrx,
 }
 
-/// netmap pkt-gen, for vfio-netmap ports (netmap pipes now, NICs later).
+/// netmap pkt-gen, for vfio-netmap ports (pipes, NICs, models).
 #[derive(Parser, Debug)]
 #[command(
     name = "pkt-gen",
     version,
     about = "netmap-style packet generator / sink / ping-pong over vfio-netmap ports",
-    after_help = "Examples:\n  pkt-gen -i 'netmap:p}0' -f rx -n 1000000\n  pkt-gen -i 'netmap:p{0' -f tx -n 1000000 -l 60-1514 -s 10.0.0.1:1000-10.0.0.4:1003\n  pkt-gen -i 'p}1' -f pong   and   pkt-gen -i 'p{1' -f ping -n 1000"
+    after_help = common::help_with_port_names(
+        "Examples:\n  pkt-gen -i 'netmap:p}0' -f rx -n 1000000\n  pkt-gen -i 'netmap:p{0' -f tx -n 1000000 -l 60-1514 -s 10.0.0.1:1000-10.0.0.4:1003\n  pkt-gen -i 'p}1' -f pong   and   pkt-gen -i 'p{1' -f ping -n 1000\n  pkt-gen -i vfio:0000:00:03.0 -f rx   and   pkt-gen -i vfio:0000:00:04.0 -f tx -n 1000000 -R 500000"
+    )
 )]
 struct Args {
-    /// Port name, e.g. `netmap:pipe{0` (master) or `netmap:pipe}0` (slave);
-    /// a bare name gets `netmap:` prepended.
+    /// Port name: `netmap:pipe{0` (master), `netmap:pipe}0` (slave),
+    /// `vfio:0000:00:03.0` (a NIC), `model:ixgbe0`, with `@conf:` options
+    /// (see the end of --help); a bare name gets `netmap:` prepended.
     #[arg(short = 'i', long = "interface", value_name = "PORT")]
     interface: String,
-    /// Function: tx, rx, ping or pong.
+    /// Function: tx, rx, ping, pong or txrx.
     #[arg(short = 'f', long = "function", value_enum, default_value = "rx")]
     function: Function,
     /// Packets to send / receive (0 = forever).

@@ -248,3 +248,31 @@ fn names_select_rings_and_sizes() {
         "the message points at NIC ports: {err}"
     );
 }
+
+/// Deep rings need no `@conf:bufs`: two pipes of 16384 slots open in one
+/// region by name alone (the first end sizes the region for two such
+/// pipes), and 40,000 packets cross each intact and in order.
+#[test]
+fn deep_pipes_by_name_need_no_pool_option() {
+    let region = unique("deep");
+    let name = |end: char, id: u32| format!("netmap:{region}{end}{id}@conf:slots=16384");
+    let mut pipes = Vec::new();
+    for id in 0..2 {
+        let master = Port::open(&name('{', id)).unwrap();
+        let slave = Port::open(&name('}', id)).unwrap();
+        assert_eq!(master.tx_ring(0).num_slots(), 16384);
+        pipes.push((master, slave));
+    }
+    for (master, slave) in &mut pipes {
+        let total = 40_000;
+        let (mut next, mut expect) = (0, 0);
+        while expect < total {
+            send_some(master, &mut next, total);
+            master.txsync().unwrap();
+            slave.rxsync().unwrap();
+            receive_some(slave, &mut expect);
+            slave.rxsync().unwrap();
+        }
+        assert_eq!(next, total);
+    }
+}

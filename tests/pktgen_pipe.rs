@@ -452,4 +452,21 @@ fn help_lists_netmap_options() {
     ] {
         assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
     }
+    // The port names and `@conf:` keys a user needs for NICs, in both
+    // tools.
+    for tool in ["pkt-gen", "bridge"] {
+        let out = Command::new(example(tool)).arg("--help").output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        for part in [
+            "vfio:DDDD:BB:DD.F",
+            "vfio-netmap bind",
+            "model:ixgbeN",
+            "slots=N",
+            "rings=N",
+            "promisc=1",
+            "bufs=N",
+        ] {
+            assert!(help.contains(part), "{tool}: {part} missing:\n{help}");
+        }
+    }
 }

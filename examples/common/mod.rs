@@ -8,6 +8,37 @@ use std::time::{Duration, Instant};
 use vfio_netmap::api::Port;
 use vfio_netmap::api::poll::{POLLHUP, PollItem, poll};
 
+/// What `--help` says about port names (pkt-gen and bridge).
+pub const PORT_NAMES_HELP: &str = "\
+Ports (-i):
+  netmap:NAME{ID  netmap:NAME}ID   the master and slave ends of pipe ID
+                   (zero-copy, also between processes); a bare NAME{ID
+                   gets netmap: prepended
+  vfio:DDDD:BB:DD.F                a NIC bound to vfio-pci (run
+                   `vfio-netmap status`, then `vfio-netmap bind ADDR`):
+                   e1000 82540EM/82545EM, e1000e 82574L, ixgbe
+                   82599/X540/X550; all its rings, one process at a time
+  vfio:ADDR-K                      queue pair K of an ixgbe NIC (one
+                   port per thread; the first sets @conf:rings)
+  model:ixgbeN                     the ixgbe driver on a software 82599;
+                   ports 2k and 2k+1 are the ends of one cable
+Options after the name (@conf:KEY=VALUE, comma-separated after one @conf:):
+  slots=N     slots per ring, one descriptor each on NICs (default 1024):
+              pipes 8-16384, e1000 8-16384 and ixgbe 64-4096 in steps of 8
+  rings=N     queue pairs of an ixgbe NIC, 1-64 (default 1)
+  promisc=1   receive frames for any MAC
+  link-wait=S seconds to wait for the link when opening (default 2)
+  itr=US      ixgbe interrupt moderation (default 20)
+  bufs=N      buffers in the memory region, if this port creates it (a
+              NIC port otherwise sizes it for two NICs like itself)
+  @N          (after the name) share memory region N with pipes opened
+              with the same @N, so frames move between them by index";
+
+/// A tool's `--help` epilogue: its examples, then the port names.
+pub fn help_with_port_names(examples: &str) -> String {
+    format!("{examples}\n\n{PORT_NAMES_HELP}")
+}
+
 /// Set by SIGINT/SIGTERM.
 pub static STOP: AtomicBool = AtomicBool::new(false);
 

@@ -598,6 +598,17 @@ fn pipe_spec(
     if spec.slots > spec.region_config.max_slots {
         spec.region_config.max_slots = spec.slots;
     }
+    if !spec.config_requested {
+        // Deep rings must not need `@conf:bufs`: room for two pipes like
+        // this one (each end's TX and RX slots hold a buffer) and the
+        // extra buffers it asks for.
+        let two_pipes = spec
+            .slots
+            .saturating_mul(2 * 4)
+            .saturating_add(spec.extra_bufs)
+            .saturating_add(crate::mem::FIRST_USABLE_BUF);
+        spec.region_config.num_bufs = spec.region_config.num_bufs.max(two_pipes);
+    }
     Ok(spec)
 }
 
