@@ -18,8 +18,8 @@ Ports (-i):
                    `vfio-netmap status`, then `vfio-netmap bind ADDR`):
                    e1000 82540EM/82545EM, e1000e 82574L, ixgbe
                    82599/X540/X550; all its rings, one process at a time
-  vfio:ADDR-K                      queue pair K of an ixgbe NIC (one
-                   port per thread; the first sets @conf:rings)
+  vfio:ADDR-K                      queue pair K of an ixgbe NIC, a port
+                   per thread (the first of them sets @conf:rings)
   model:ixgbeN                     the ixgbe driver on a software 82599;
                    ports 2k and 2k+1 are the ends of one cable
 Options after the name (@conf:KEY=VALUE, comma-separated after one @conf:):
