@@ -600,11 +600,13 @@ fn pipe_spec(
     }
     if !spec.config_requested {
         // Deep rings must not need `@conf:bufs`: room for two pipes like
-        // this one (each end's TX and RX slots hold a buffer) and the
-        // extra buffers it asks for.
+        // this one (every slot of both ends' TX and RX rings holds a
+        // buffer) and the extra buffers it asks for.
+        const PIPES: u32 = 2;
+        const RINGS_PER_PIPE: u32 = 4;
         let two_pipes = spec
             .slots
-            .saturating_mul(2 * 4)
+            .saturating_mul(PIPES * RINGS_PER_PIPE)
             .saturating_add(spec.extra_bufs)
             .saturating_add(crate::mem::FIRST_USABLE_BUF);
         spec.region_config.num_bufs = spec.region_config.num_bufs.max(two_pipes);
@@ -641,7 +643,7 @@ fn nic_options(
         }
         opts.rings = rings as usize;
     }
-    size_nic_region(&mut opts.region, opts.slots, opts.rings as u32);
+    opts.size_region_for_two_nics();
     if let Some(bufs) = number("bufs")? {
         opts.region.num_bufs = bufs;
     }
@@ -662,28 +664,6 @@ fn nic_options(
     // between this NIC and those pipes (and their processes) by index.
     opts.shared_region = parsed.mem_id.map(|n| pipe_region_file(&format!("mem{n}")));
     Ok(opts)
-}
-
-/// Grows a NIC region (made by the first NIC port of a process) to hold
-/// two NICs like this port: deep rings or many ring pairs must not need
-/// `@conf:bufs`. Every TX and RX slot holds a buffer, each ring's
-/// descriptors take contiguous buffers of the same pool (16 bytes per
-/// descriptor in both drivers), each ring pair is two netmap rings, and a
-/// port per queue pair (`vfio:ADDR-K`) has a `netmap_if` of its own. The
-/// defaults already hold a few NICs with one ring pair of up to 4096 slots.
-fn size_nic_region(region: &mut crate::mem::RegionConfig, slots: u32, rings: u32) {
-    const NICS: u32 = 2;
-    const DESC_BYTES: u32 = 16;
-    let desc_bufs = slots
-        .saturating_mul(DESC_BYTES)
-        .div_ceil(region.buf_size.max(1));
-    let bufs = slots
-        .saturating_add(desc_bufs)
-        .saturating_mul(2 * rings * NICS)
-        .saturating_add(crate::mem::FIRST_USABLE_BUF);
-    region.num_bufs = region.num_bufs.max(bufs);
-    region.num_rings = region.num_rings.max(2 * rings * NICS);
-    region.num_ifs = region.num_ifs.max((rings + 1) * NICS);
 }
 
 /// The shared region file of pipes named `name` (or of `@N` as `memN`).

@@ -23,6 +23,16 @@ impl DmaWindow {
     }
 }
 
+/// Bytes per descriptor in every format the drivers use (e1000's legacy
+/// and ixgbe's advanced descriptors; each layout is checked in its
+/// `desc.rs`, and [`DescRing::new`] takes no other size).
+pub const DESC_BYTES: u32 = 16;
+
+/// Pool buffers a ring of `count` descriptors takes (contiguous).
+pub fn ring_bufs(count: u32, buf_size: u32) -> u32 {
+    count.saturating_mul(DESC_BYTES).div_ceil(buf_size.max(1))
+}
+
 /// `count` descriptors of type `D` the device reads and writes.
 pub struct DescRing<D> {
     ptr: *mut D,
@@ -40,8 +50,8 @@ unsafe impl<D> Send for DescRing<D> {}
 impl<D: Copy + Default> DescRing<D> {
     /// Allocates and zeroes a ring of `count` descriptors.
     pub fn new(region: &Region, count: u32, window: DmaWindow) -> Result<Self, MemError> {
-        let bytes = count as u64 * std::mem::size_of::<D>() as u64;
-        let nbufs = bytes.div_ceil(window.buf_size) as u32;
+        const { assert!(std::mem::size_of::<D>() == DESC_BYTES as usize) };
+        let nbufs = ring_bufs(count, window.buf_size as u32);
         let first_buf = region.locked(|| region.alloc_contiguous_bufs(nbufs))??;
         let ring = DescRing {
             ptr: region.buf_ptr(first_buf).cast(),

@@ -8,7 +8,7 @@ use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use super::desc_ring::DmaWindow;
+use super::desc_ring::{self, DmaWindow};
 use super::e1000::{self, E1000};
 use super::ixgbe::{self, Ixgbe};
 use super::vfio::{Container, ContainerOptions, Device, DmaMap, Interrupts, IrqKind, MappedBar};
@@ -82,6 +82,28 @@ impl Default for NicOptions {
             itr_us: 20,
             wire: None,
         }
+    }
+}
+
+impl NicOptions {
+    /// Grows the region (made by the first NIC port of a process) to hold
+    /// two NICs like this port, so deep rings or many ring pairs need no
+    /// `@conf:bufs`: every TX and RX slot holds a buffer, each ring's
+    /// descriptors take contiguous buffers of the same pool, each ring
+    /// pair is two netmap rings, and a port per queue pair (`vfio:ADDR-K`)
+    /// has a `netmap_if` of its own. The defaults already hold a few NICs
+    /// with one ring pair of up to 4096 slots.
+    pub fn size_region_for_two_nics(&mut self) {
+        const NICS: u32 = 2;
+        let (slots, rings) = (self.slots, self.rings as u32);
+        let region = &mut self.region;
+        let bufs = slots
+            .saturating_add(desc_ring::ring_bufs(slots, region.buf_size))
+            .saturating_mul(2 * rings * NICS)
+            .saturating_add(crate::mem::FIRST_USABLE_BUF);
+        region.num_bufs = region.num_bufs.max(bufs);
+        region.num_rings = region.num_rings.max(2 * rings * NICS);
+        region.num_ifs = region.num_ifs.max((rings + 1) * NICS);
     }
 }
 

@@ -48,11 +48,12 @@ pub enum MemError {
 
     #[error(
         "region `{name}` is out of {what}: {wanted} wanted, {free} free; {fix}",
-        fix = exhausted_fix(what)
+        what = what.name(),
+        fix = what.fix()
     )]
     Exhausted {
         name: String,
-        what: &'static str,
+        what: Scarce,
         wanted: usize,
         free: usize,
     },
@@ -61,14 +62,39 @@ pub enum MemError {
     Lock { name: String, source: io::Error },
 }
 
-/// How to get more of what a region ran out of: only its buffer pool has a
-/// size the port name sets (the region is sized when created, so the
-/// option goes on the port that creates it).
-fn exhausted_fix(what: &str) -> &'static str {
-    if what.contains("buffers") {
-        "give the port that creates the region more (`@conf:bufs=N`) or close ports that use it"
-    } else {
-        "close ports that use it (how many rings and netmap_ifs a region holds is fixed by \
-         the port that creates it)"
+/// What a region can run out of; all are sized when the region is created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scarce {
+    Buffers,
+    ContiguousBuffers,
+    Rings,
+    Interfaces,
+    UserSlots,
+}
+
+impl Scarce {
+    fn name(self) -> &'static str {
+        match self {
+            Scarce::Buffers => "buffers",
+            Scarce::ContiguousBuffers => "contiguous buffers",
+            Scarce::Rings => "rings",
+            Scarce::Interfaces => "netmap_if slots",
+            Scarce::UserSlots => "user slots",
+        }
+    }
+
+    /// How to get more: only the buffer pool has a size the port name sets
+    /// (on the port that creates the region).
+    fn fix(self) -> &'static str {
+        match self {
+            Scarce::Buffers | Scarce::ContiguousBuffers => {
+                "give the port that creates the region more (`@conf:bufs=N`) or close ports that \
+                 use it"
+            }
+            Scarce::Rings | Scarce::Interfaces | Scarce::UserSlots => {
+                "close ports that use it (how many rings, netmap_ifs and users a region holds is \
+                 fixed by the port that creates it)"
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@ pub mod mapping;
 pub mod region;
 pub mod ring_mem;
 
-pub use error::MemError;
+pub use error::{MemError, Scarce};
 pub use mapping::Backing;
 pub use region::{
     BufBounds, FIRST_USABLE_BUF, MAX_RING_SLOTS, Region, RegionConfig, SharedControl,

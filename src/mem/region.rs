@@ -12,7 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use super::error::MemError;
+use super::error::{MemError, Scarce};
 use super::mapping::{Backing, HUGEPAGE_SIZE, Mapping, RangeLocks};
 use super::ring_mem::RingMem;
 use crate::api::abi::NETMAP_RING_HEADER;
@@ -350,7 +350,7 @@ impl Region {
         }
         Err(MemError::Exhausted {
             name: self.name.clone(),
-            what: "user slots",
+            what: Scarce::UserSlots,
             wanted: 1,
             free: 0,
         })
@@ -498,7 +498,7 @@ impl Region {
     pub fn alloc_bufs(&self, n: usize) -> Result<Vec<u32>, MemError> {
         let free = self.free_bufs() as usize;
         if n > free {
-            return Err(self.exhausted("buffers", n, free));
+            return Err(self.exhausted(Scarce::Buffers, n, free));
         }
         let mut out = Vec::with_capacity(n);
         let mut next = FIRST_USABLE_BUF;
@@ -520,7 +520,7 @@ impl Region {
             for &b in &out {
                 self.bitmap_set(self.layout.buf_bitmap, b, false);
             }
-            return Err(self.exhausted("buffers", n, out.len()));
+            return Err(self.exhausted(Scarce::Buffers, n, out.len()));
         }
         self.header()
             .free_bufs
@@ -546,7 +546,7 @@ impl Region {
                 return Ok(first);
             }
         }
-        Err(self.exhausted("contiguous buffers", n as usize, 0))
+        Err(self.exhausted(Scarce::ContiguousBuffers, n as usize, 0))
     }
 
     /// Where buffer `idx` lives in this process (for the driver layer, which
@@ -582,7 +582,7 @@ impl Region {
     pub fn alloc_ring(&self) -> Result<usize, MemError> {
         let i = self
             .bitmap_alloc(self.layout.ring_bitmap, self.config.num_rings)
-            .ok_or_else(|| self.exhausted("rings", 1, 0))?;
+            .ok_or_else(|| self.exhausted(Scarce::Rings, 1, 0))?;
         Ok(self.layout.ring_area + i as usize * self.config.ring_chunk())
     }
 
@@ -595,7 +595,7 @@ impl Region {
     pub fn alloc_if(&self) -> Result<usize, MemError> {
         let i = self
             .bitmap_alloc(self.layout.if_bitmap, self.config.num_ifs)
-            .ok_or_else(|| self.exhausted("netmap_if slots", 1, 0))?;
+            .ok_or_else(|| self.exhausted(Scarce::Interfaces, 1, 0))?;
         Ok(self.layout.if_area + i as usize * IF_CHUNK)
     }
 
@@ -604,7 +604,7 @@ impl Region {
         self.bitmap_set(self.layout.if_bitmap, i as u32, false);
     }
 
-    fn exhausted(&self, what: &'static str, wanted: usize, free: usize) -> MemError {
+    fn exhausted(&self, what: Scarce, wanted: usize, free: usize) -> MemError {
         MemError::Exhausted {
             name: self.name.clone(),
             what,
