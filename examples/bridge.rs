@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use common::{Idle, POLL_SLICE, stopped};
+use vfio_netmap::abi::slot_flags::{NS_BUF_CHANGED, NS_MOREFRAG};
 use vfio_netmap::api::Port;
 use vfio_netmap::api::poll::{POLLHUP, POLLIN, POLLOUT, PollItem, poll};
-use vfio_netmap::api::slot_flags::{NS_BUF_CHANGED, NS_MOREFRAG};
 
 /// netmap's bridge for vfio-netmap ports: forwards between two ports.
 #[derive(Parser, Debug)]

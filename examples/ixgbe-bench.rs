@@ -53,8 +53,8 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use ixgbe_model::pair::{self, RegionDma};
 use ixgbe_model::{Config, Dma, IxgbeModel, ModelRegs};
-use vfio_netmap::api::nic::NicRings;
 use vfio_netmap::api::{ApiError, Port, forward};
+use vfio_netmap::api::{NicParts, NicRings};
 use vfio_netmap::driver::ixgbe::Ixgbe;
 use vfio_netmap::driver::regs::RegisterAccess;
 use vfio_netmap::mem::{Region, RegionConfig};
@@ -229,7 +229,7 @@ fn open(region: &Arc<Region>, model: &Arc<IxgbeModel>, name: &str) -> (Port, Arc
     )
     .expect("ixgbe init on the model");
     (
-        Port::from_nic(name, region.clone(), rings, Box::new(nic)),
+        Port::from_nic(name, NicParts::new(region.clone(), rings, Box::new(nic))),
         counts,
     )
 }

@@ -127,7 +127,10 @@ fn cycle(args: &Args, cycle: u32, t: &mut Phases) -> Result<Usage, String> {
     let mut ports = Vec::new();
     let t0 = Instant::now();
     for name in &args.ports {
-        ports.push(Port::open(name).map_err(|e| format!("cycle {cycle}: open {name}: {e}"))?);
+        ports.push(
+            vfio_netmap::ports::open(name)
+                .map_err(|e| format!("cycle {cycle}: open {name}: {e}"))?,
+        );
     }
     let t1 = Instant::now();
     t.open += t1 - t0;

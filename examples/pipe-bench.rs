@@ -556,7 +556,7 @@ fn run_pipe(
         ctl,
         || pipe_receiver(ctl, &slave, batch, descriptors_only),
         |alive| {
-            let mut port = Port::open(&master).expect("open pipe master");
+            let mut port = vfio_netmap::ports::open(&master).expect("open pipe master");
             wait_ready(ctl, alive);
             let mut c = TxClock::new(ctl, cfg);
             pipe_sender(&mut port, &mut c, batch, descriptors_only);
@@ -597,7 +597,7 @@ fn pipe_sender(port: &mut Port, clock: &mut TxClock<'_>, batch: usize, descripto
 }
 
 fn pipe_receiver(ctl: &Ctl, name: &str, batch: usize, descriptors_only: bool) {
-    let mut port = Port::open(name).expect("open pipe slave");
+    let mut port = vfio_netmap::ports::open(name).expect("open pipe slave");
     ctl.set_ready();
     let batch = batch as u32;
     let mut probe = RxProbe::new(ctl);

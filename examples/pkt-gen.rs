@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 use clap::{Parser, ValueEnum};
 use common::{Counters, Idle, POLL_SLICE, Sleeps, periodic_line, speed_line, stopped, wait_port};
 use etherparse::PacketBuilder;
+use vfio_netmap::abi::slot_flags::NS_BUF_CHANGED;
 use vfio_netmap::api::Port;
 use vfio_netmap::api::poll::{POLLHUP, POLLIN, POLLOUT};
-use vfio_netmap::api::slot_flags::NS_BUF_CHANGED;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Function {
@@ -1322,7 +1322,7 @@ fn main() -> ExitCode {
 }
 
 /// The hardware's view, for NIC ports: compare with what pkt-gen counted.
-fn print_nic_info(info: &vfio_netmap::api::nic::NicInfo) {
+fn print_nic_info(info: &vfio_netmap::api::NicInfo) {
     let link = match (info.link_up, info.speed) {
         (true, Some(s)) => format!("up {s} Mb/s"),
         (true, None) => "up".to_string(),

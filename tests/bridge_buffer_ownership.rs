@@ -17,8 +17,8 @@
 
 use std::collections::HashSet;
 
-use vfio_netmap::api::slot_flags::NS_BUF_CHANGED;
-use vfio_netmap::api::{Port, Ring};
+use vfio_netmap::abi::slot_flags::NS_BUF_CHANGED;
+use vfio_netmap::api::Ring;
 
 fn all_bufs(rings: &[Ring<'_>]) -> HashSet<u32> {
     rings
@@ -40,10 +40,10 @@ fn with_a_final_rxsync_no_buffer_ends_up_in_two_pipes() {
 
 fn swap_then_close(tag: &str, final_rxsync: bool) {
     let x = format!("{tag}{}", std::process::id());
-    let mut m0 = Port::open(&format!("netmap:{x}{{0")).unwrap();
-    let mut s0 = Port::open(&format!("netmap:{x}}}0")).unwrap();
-    let mut m1 = Port::open(&format!("netmap:{x}{{1")).unwrap();
-    let _s1 = Port::open(&format!("netmap:{x}}}1")).unwrap();
+    let mut m0 = vfio_netmap::ports::open(&format!("netmap:{x}{{0")).unwrap();
+    let mut s0 = vfio_netmap::ports::open(&format!("netmap:{x}}}0")).unwrap();
+    let mut m1 = vfio_netmap::ports::open(&format!("netmap:{x}{{1")).unwrap();
+    let _s1 = vfio_netmap::ports::open(&format!("netmap:{x}}}1")).unwrap();
     assert!(s0.shares_region_with(&m1));
 
     // One packet into pipe 0.
@@ -74,8 +74,8 @@ fn swap_then_close(tag: &str, final_rxsync: bool) {
     drop(m0);
 
     // Buffer y is in pipe 1 now; a new pipe must not get it.
-    let m2 = Port::open(&format!("netmap:{x}{{2")).unwrap();
-    let s2 = Port::open(&format!("netmap:{x}}}2")).unwrap();
+    let m2 = vfio_netmap::ports::open(&format!("netmap:{x}{{2")).unwrap();
+    let s2 = vfio_netmap::ports::open(&format!("netmap:{x}}}2")).unwrap();
     let pipe2 = all_bufs(&[m2.tx_ring(0), m2.rx_ring(0), s2.tx_ring(0), s2.rx_ring(0)]);
     let pipe1 = all_bufs(&[m1.tx_ring(0), m1.rx_ring(0), _s1.tx_ring(0), _s1.rx_ring(0)]);
     let shared: Vec<_> = pipe1.intersection(&pipe2).collect();

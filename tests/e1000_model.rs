@@ -12,8 +12,8 @@ use std::sync::Arc;
 use common::mixed_tx::{PiecesBeforeEop, mixed_transmit};
 
 use e1000_model::{Dma, E1000Model, ModelRegs};
-use vfio_netmap::api::nic::NicRings;
 use vfio_netmap::api::{ApiError, Port};
+use vfio_netmap::api::{NicParts, NicRings};
 use vfio_netmap::driver::DriverError;
 use vfio_netmap::driver::desc_ring::DmaWindow;
 use vfio_netmap::driver::e1000::regs::RDT;
@@ -92,7 +92,10 @@ fn open_port_with<R: RegisterAccess + Send + 'static>(
     };
     let nic = E1000::init(regs, Model::I82540Em, region, window, &tx, &rx, opts);
     match nic {
-        Ok(nic) => Ok(Port::from_nic(name, region.clone(), rings, Box::new(nic))),
+        Ok(nic) => Ok(Port::from_nic(
+            name,
+            NicParts::new(region.clone(), rings, Box::new(nic)),
+        )),
         Err(e) => {
             rings.free(region);
             Err(e)
@@ -338,7 +341,8 @@ fn mac_and_promiscuous_mode_through_the_port() {
     assert_eq!(l.b.nic_info().unwrap().mac_string(), "02:00:00:00:00:42");
     l.b.set_promiscuous(true).unwrap();
     l.b.set_promiscuous(false).unwrap();
-    let mut pipe = Port::open(&format!("netmap:macpipe_{}{{0", std::process::id())).unwrap();
+    let mut pipe =
+        vfio_netmap::ports::open(&format!("netmap:macpipe_{}{{0", std::process::id())).unwrap();
     assert!(pipe.set_mac([0; 6]).is_err() && pipe.set_promiscuous(true).is_err());
 }
 

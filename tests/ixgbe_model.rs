@@ -405,7 +405,7 @@ fn enable_masks_and_interrupt_routing_reach_the_registers() {
     let region = region("ixgbe-irq", 8192);
     let dma: Arc<dyn Dma> = Arc::new(RegionDma(region.clone()));
     let model = IxgbeModel::new(Config::new(pair::MAC_A), dma);
-    let rings = vfio_netmap::api::nic::NicRings::allocate(&region, "irq", 3, 128).unwrap();
+    let rings = vfio_netmap::api::NicRings::allocate(&region, "irq", 3, 128).unwrap();
     let nic = vfio_netmap::driver::ixgbe::Ixgbe::init(
         ixgbe_model::ModelRegs(model.clone()),
         pair::chip(),
@@ -763,7 +763,7 @@ fn promiscuous_mode_rewrites_filters_with_receive_off() {
 
 #[test]
 fn multi_buffer_frames_go_out_whole_and_come_back_in_fragments() {
-    use vfio_netmap::api::slot_flags::NS_MOREFRAG;
+    use vfio_netmap::abi::slot_flags::NS_MOREFRAG;
     let mut l = lab("ixgbe-frag", 1, 64);
     let big = frame(7, 3000);
     let mut ring = l.a.tx_ring(0);
@@ -802,7 +802,7 @@ fn x540_init_leaves_the_phy_alone_and_sizes_its_buffers() {
     let region = region("ixgbe-x540", 8192);
     let dma: Arc<dyn Dma> = Arc::new(RegionDma(region.clone()));
     let model = IxgbeModel::new(Config::new(pair::MAC_A), dma);
-    let rings = vfio_netmap::api::nic::NicRings::allocate(&region, "x540", 2, 128).unwrap();
+    let rings = vfio_netmap::api::NicRings::allocate(&region, "x540", 2, 128).unwrap();
     let chip = vfio_netmap::driver::ixgbe::Chip::from_device_id(0x8086, 0x1528).unwrap();
     let nic = vfio_netmap::driver::ixgbe::Ixgbe::init(
         ixgbe_model::ModelRegs(model.clone()),
@@ -823,7 +823,8 @@ fn x540_init_leaves_the_phy_alone_and_sizes_its_buffers() {
 
 #[test]
 fn split_queues_transmit_from_their_own_threads() {
-    use vfio_netmap::api::nic::{NicBackend, NicRings};
+    use vfio_netmap::abi::Direction;
+    use vfio_netmap::api::{Backend, NicControl, NicRings};
     use vfio_netmap::driver::ixgbe::{Ixgbe, split};
     let queues = 4;
     let per_queue = 200u64;
@@ -861,7 +862,7 @@ fn split_queues_transmit_from_their_own_threads() {
                             break;
                         }
                         assert!(Instant::now() < deadline, "queue {qi} stalled");
-                        q.txsync(&region, 0, &mem, &mut kring).unwrap();
+                        sync(&mut q, Direction::Tx, &region, &mem, &mut kring);
                     }
                     let cur = mem.cur();
                     let f = ipv4_frame(
@@ -882,12 +883,12 @@ fn split_queues_transmit_from_their_own_threads() {
                     mem.set_head(next);
                     mem.set_cur(next);
                     if seq % 16 == 15 {
-                        q.txsync(&region, 0, &mem, &mut kring).unwrap();
+                        sync(&mut q, Direction::Tx, &region, &mem, &mut kring);
                     }
                 }
                 // Wait for every completion.
                 loop {
-                    q.txsync(&region, 0, &mem, &mut kring).unwrap();
+                    sync(&mut q, Direction::Tx, &region, &mem, &mut kring);
                     let prev = if mem.head() == 0 {
                         slots - 1
                     } else {
@@ -918,7 +919,7 @@ fn split_queues_transmit_from_their_own_threads() {
     }
     assert_eq!(info.counter("GPTC"), Some(queues as u64 * per_queue));
     for q in &mut backends {
-        q.shutdown(&region);
+        q.close(&region);
     }
     rings.free(&region);
     assert!(model_a.dma_faults().is_empty() && model_b.dma_faults().is_empty());
@@ -938,8 +939,7 @@ fn split_queues_transmit_from_their_own_threads() {
 #[test]
 fn queue_ports_receive_their_flows_in_their_own_threads() {
     use std::collections::HashMap;
-    use vfio_netmap::api::QueueSet;
-    use vfio_netmap::api::nic::{NicBackend, NicRings};
+    use vfio_netmap::api::{Backend, NicRings, QueueParts, QueueSet};
     use vfio_netmap::driver::ixgbe::{Ixgbe, split};
     let queues = 4;
     let slots = 512;
@@ -965,11 +965,16 @@ fn queue_ports_receive_their_flows_in_their_own_threads() {
             port: "b".into(),
             message: e.to_string(),
         })?;
-        let drivers: Vec<Box<dyn NicBackend>> = split(nic)
+        let queues: Vec<Box<dyn Backend>> = split(nic)
             .into_iter()
-            .map(|q| Box::new(q) as Box<dyn NicBackend>)
+            .map(|q| Box::new(q) as Box<dyn Backend>)
             .collect();
-        Ok((region.clone(), rings, drivers))
+        Ok::<_, ApiError>(QueueParts {
+            region: region.clone(),
+            rings,
+            queues,
+            keep_alive: Box::new(()),
+        })
     };
     let set = QueueSet::find_or_create("model:b", make).unwrap();
     assert_eq!(set.queues(), queues);
@@ -1128,8 +1133,8 @@ fn queue_ports_receive_their_flows_in_their_own_threads() {
 /// past it); disarming masks it again.
 #[test]
 fn queue_interrupts_arm_only_their_vector_and_see_pending_frames() {
-    use vfio_netmap::api::abi::Direction;
-    use vfio_netmap::api::nic::{NicBackend, NicRings};
+    use vfio_netmap::abi::Direction;
+    use vfio_netmap::api::{Backend, NicRings};
     use vfio_netmap::driver::ixgbe::{Ixgbe, split};
     let region = region("ixgbe-qirq", 8192);
     let dma: Arc<dyn Dma> = Arc::new(RegionDma(region.clone()));
@@ -1173,10 +1178,10 @@ fn queue_interrupts_arm_only_their_vector_and_see_pending_frames() {
         "a frame is waiting"
     );
     queues[0].disarm_interrupt();
-    queues[0].rxsync(&region, 0, &mem, &mut kring).unwrap();
+    sync(&mut queues[0], Direction::Rx, &region, &mem, &mut kring);
     assert_eq!(mem.tail(), 1, "the frame the arm saw");
     for mut q in queues {
-        q.shutdown(&region);
+        q.close(&region);
     }
     rings.free(&region);
 }
@@ -1185,9 +1190,10 @@ fn queue_interrupts_arm_only_their_vector_and_see_pending_frames() {
 #[test]
 fn rings_option_out_of_range_is_refused_with_its_bounds() {
     for bad in ["0", "65"] {
-        let e = Port::open(&format!("vfio:0000:00:03.0@conf:rings={bad}")).unwrap_err();
+        let e =
+            vfio_netmap::ports::open(&format!("vfio:0000:00:03.0@conf:rings={bad}")).unwrap_err();
         assert!(
-            matches!(&e, ApiError::BadOption { message, .. } if message.contains("1 to 64")),
+            matches!(&e, vfio_netmap::ports::PortError::BadOption { message, .. } if message.contains("1 to 64")),
             "{e}"
         );
     }
@@ -1217,4 +1223,22 @@ fn mixed_fragments_reports_long_batches_and_cut_batches_arrive_whole_in_order() 
     mixed_transmit(&mut l.a, &mut l.b, total, frame, PiecesBeforeEop::HeldBack);
     assert_eq!(l.b.nic_info().unwrap().counter("GPRC"), Some(total));
     assert_clean(&l);
+}
+
+/// What a port does around a backend's sync: netmap's checks of the
+/// application's indices before, `tail` published after.
+fn sync(
+    backend: &mut dyn vfio_netmap::api::Backend,
+    dir: vfio_netmap::abi::Direction,
+    region: &Region,
+    mem: &vfio_netmap::mem::RingMem<'_>,
+    kring: &mut vfio_netmap::api::KRing,
+) {
+    let head = kring.prologue(mem).unwrap();
+    let result = match dir {
+        vfio_netmap::abi::Direction::Tx => backend.txsync(region, mem, kring, head),
+        vfio_netmap::abi::Direction::Rx => backend.rxsync(region, mem, kring, head),
+    };
+    kring.finalize(mem);
+    result.unwrap();
 }

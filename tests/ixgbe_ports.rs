@@ -9,7 +9,8 @@ mod common;
 use std::time::Duration;
 
 use common::tools::*;
-use vfio_netmap::api::{ApiError, Port};
+use vfio_netmap::api::Port;
+use vfio_netmap::ports::PortError;
 
 /// pkt-gen tx on one end of a cable, pkt-gen rx on the other, in two
 /// processes: 1,000,000 frames of every size from 60 to 1514 bytes arrive
@@ -80,15 +81,18 @@ fn model_ports_refuse_a_second_owner_and_unknown_names() {
     let _serial = serial();
     let w = unique("mw");
     let m = |n: u32| format!("model:ixgbe{n}@conf:wire={w}");
-    let first = Port::open(&format!("{},link-wait=0", m(0))).unwrap();
-    let second = Port::open(&format!("{},link-wait=0", m(0))).unwrap_err();
-    assert!(matches!(second, ApiError::ModelPortBusy { .. }), "{second}");
+    let first = vfio_netmap::ports::open(&format!("{},link-wait=0", m(0))).unwrap();
+    let second = vfio_netmap::ports::open(&format!("{},link-wait=0", m(0))).unwrap_err();
+    assert!(
+        matches!(second, PortError::ModelPortBusy { .. }),
+        "{second}"
+    );
     drop(first);
     // Closed: the end can be opened again.
-    drop(Port::open(&format!("{},link-wait=0", m(0))).unwrap());
+    drop(vfio_netmap::ports::open(&format!("{},link-wait=0", m(0))).unwrap());
     for bad in ["model:ixgbe64", "model:e1000", "model:ixgbe"] {
-        let e = Port::open(bad).unwrap_err();
-        assert!(matches!(e, ApiError::UnknownModel { .. }), "{bad}: {e}");
+        let e = vfio_netmap::ports::open(bad).unwrap_err();
+        assert!(matches!(e, PortError::UnknownModel { .. }), "{bad}: {e}");
         assert!(e.to_string().contains("`model:ixgbe0` .. `model:ixgbe63`"));
     }
 }
@@ -99,7 +103,7 @@ fn the_link_follows_the_far_end() {
     let _serial = serial();
     let w = unique("mw");
     let m = |n: u32| format!("model:ixgbe{n}@conf:wire={w}");
-    let a = Port::open(&format!("{},link-wait=0", m(0))).unwrap();
+    let a = vfio_netmap::ports::open(&format!("{},link-wait=0", m(0))).unwrap();
     // The model's wire thread notices the far end within milliseconds.
     let link_becomes = |p: &Port, want: bool| {
         let deadline = std::time::Instant::now() + Duration::from_secs(2);
@@ -109,7 +113,7 @@ fn the_link_follows_the_far_end() {
         p.peer_alive() == want
     };
     assert!(!a.peer_alive(), "nothing at the far end yet");
-    let b = Port::open(&format!("{},link-wait=0", m(1))).unwrap();
+    let b = vfio_netmap::ports::open(&format!("{},link-wait=0", m(1))).unwrap();
     assert!(link_becomes(&a, true), "far end plugged in: link up");
     drop(b);
     assert!(link_becomes(&a, false), "far end gone: link down");
@@ -131,8 +135,8 @@ fn a_receiver_out_of_descriptors_holds_the_sender_back() {
         f[14..18].copy_from_slice(&k.to_le_bytes());
         f
     };
-    let mut a = Port::open(&format!("{},link-wait=0", m(0))).unwrap();
-    let mut b = Port::open(&format!("{},slots=256,link-wait=0", m(1))).unwrap();
+    let mut a = vfio_netmap::ports::open(&format!("{},link-wait=0", m(0))).unwrap();
+    let mut b = vfio_netmap::ports::open(&format!("{},slots=256,link-wait=0", m(1))).unwrap();
     let sender = std::thread::spawn(move || {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         for k in 0..2000u32 {
@@ -173,8 +177,8 @@ fn many_ring_pairs_need_no_pool_option() {
     let _serial = serial();
     let w = unique("mw");
     let m = |n: u32| format!("model:ixgbe{n}@conf:wire={w},link-wait=0,rings=64");
-    let mut a = Port::open(&m(0)).unwrap();
-    let mut b = Port::open(&m(1)).unwrap();
+    let mut a = vfio_netmap::ports::open(&m(0)).unwrap();
+    let mut b = vfio_netmap::ports::open(&m(1)).unwrap();
     assert!(a.shares_region_with(&b));
     assert_eq!((a.num_tx_rings(), b.num_rx_rings()), (64, 64));
     let frame = |k: u32| {

@@ -2,8 +2,8 @@
 //! C program would (netmap_user.h's NETMAP_TXRING, NETMAP_BUF), we find the
 //! bytes the API wrote.
 
+use vfio_netmap::abi::{NETMAP_API, NETMAP_IF_RING_OFS};
 use vfio_netmap::api::Port;
-use vfio_netmap::api::abi::{NETMAP_API, NETMAP_IF_RING_OFS};
 
 fn u32_at(b: &[u8], off: usize) -> u32 {
     u32::from_le_bytes(b[off..off + 4].try_into().unwrap())
@@ -15,7 +15,7 @@ fn i64_at(b: &[u8], off: usize) -> i64 {
 #[test]
 fn netmap_user_arithmetic_finds_our_buffers() {
     let name = format!("layout_{}", std::process::id());
-    let mut tx = Port::open(&format!("netmap:{name}{{0")).unwrap();
+    let mut tx = vfio_netmap::ports::open(&format!("netmap:{name}{{0")).unwrap();
     let path = tx
         .region()
         .backing()
@@ -67,7 +67,7 @@ fn extra_buffers_are_chained_from_ni_bufs_head() {
     use vfio_netmap::api::{PipeEnd, PipeSpec};
     let name = format!("extra_{}", std::process::id());
     // Another pipe keeps the region alive, so frees can be counted.
-    let keeper = Port::open(&format!("netmap:{name}{{9")).unwrap();
+    let keeper = vfio_netmap::ports::open(&format!("netmap:{name}{{9")).unwrap();
     let free_before = keeper.region().free_bufs();
     let mut spec = PipeSpec::new(&name, "0", PipeEnd::Master);
     spec.extra_bufs = 10;

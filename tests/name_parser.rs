@@ -2,11 +2,12 @@
 //! positions, Display round trips, and property tests.
 
 use proptest::prelude::*;
-use vfio_netmap::api::name::{
-    NameError, OptionValue, PipeRole, PortKind, PortName, PortOption, RegFlags, RegMode, parse,
-    parse_bytes, parse_lenient,
-};
+use vfio_netmap::api::PipeEnd;
 use vfio_netmap::driver::PciAddr;
+use vfio_netmap::ports::name::{
+    NameError, OptionValue, PortKind, PortName, PortOption, RegFlags, RegMode, parse, parse_bytes,
+    parse_lenient,
+};
 
 fn ok(s: &str) -> PortName {
     match parse(s) {
@@ -159,7 +160,7 @@ fn pipes() {
             prefix: "netmap".into(),
             name: "p".into(),
             id: "0".into(),
-            role: PipeRole::Master
+            end: PipeEnd::Master
         }
     );
     let slave = ok("netmap:p}17");
@@ -169,7 +170,7 @@ fn pipes() {
             prefix: "netmap".into(),
             name: "p".into(),
             id: "17".into(),
-            role: PipeRole::Slave
+            end: PipeEnd::Slave
         }
     );
     let vale_pipe = ok("vale0:x{a_b-2/x");
@@ -179,7 +180,7 @@ fn pipes() {
             prefix: "vale0".into(),
             name: "x".into(),
             id: "a_b".into(),
-            role: PipeRole::Master
+            end: PipeEnd::Master
         }
     );
     assert_eq!(vale_pipe.mode, RegMode::OneNic(2));
@@ -497,18 +498,18 @@ fn ident() -> impl Strategy<Value = String> {
 
 fn kind() -> impl Strategy<Value = (PortKind, String)> {
     let pipe_prefix = prop_oneof![Just("netmap".to_string()), "vale[A-Za-z0-9_]{0,4}"];
-    let role = prop_oneof![Just(PipeRole::Master), Just(PipeRole::Slave)];
+    let role = prop_oneof![Just(PipeEnd::Master), Just(PipeEnd::Slave)];
     prop_oneof![
         ident().prop_map(|name| (netmap(&name), format!("netmap:{name}"))),
         (pipe_prefix, ident(), ident(), role).prop_map(|(prefix, name, id, role)| {
-            let c = if role == PipeRole::Master { '{' } else { '}' };
+            let c = if role == PipeEnd::Master { '{' } else { '}' };
             let s = format!("{prefix}:{name}{c}{id}");
             (
                 PortKind::Pipe {
                     prefix,
                     name,
                     id,
-                    role,
+                    end: role,
                 },
                 s,
             )

@@ -2,6 +2,7 @@
 //! byte for byte, in order, with back-pressure instead of drops.
 
 use vfio_netmap::api::{ApiError, PipeEnd, PipeSpec, Port};
+use vfio_netmap::ports::PortError;
 
 fn unique(name: &str) -> String {
     format!("{name}_{}", std::process::id())
@@ -228,21 +229,22 @@ fn an_end_has_one_owner_and_can_be_reopened() {
 #[test]
 fn names_select_rings_and_sizes() {
     let region = unique("names");
-    let port = Port::open(&format!("{region}{{0@conf:slots=64,extra-bufs=4")).unwrap();
+    let port =
+        vfio_netmap::ports::open(&format!("{region}{{0@conf:slots=64,extra-bufs=4")).unwrap();
     assert_eq!(port.tx_ring(0).num_slots(), 64);
     assert_eq!((port.num_tx_rings(), port.num_rx_rings()), (1, 1));
-    let rx_only = Port::open(&format!("netmap:{region}}}0-0/R")).unwrap();
+    let rx_only = vfio_netmap::ports::open(&format!("netmap:{region}}}0-0/R")).unwrap();
     assert_eq!((rx_only.num_tx_rings(), rx_only.num_rx_rings()), (0, 1));
-    let err = Port::open(&format!("netmap:{region}{{1-1")).unwrap_err();
+    let err = vfio_netmap::ports::open(&format!("netmap:{region}{{1-1")).unwrap_err();
     assert!(
-        matches!(err, ApiError::NoSuchRing { index: 1, .. }),
+        matches!(err, PortError::Api(ApiError::NoSuchRing { index: 1, .. })),
         "{err}"
     );
-    let err = Port::open(&format!("netmap:{region}{{2@conf:slots=many")).unwrap_err();
+    let err = vfio_netmap::ports::open(&format!("netmap:{region}{{2@conf:slots=many")).unwrap_err();
     assert!(err.to_string().contains("expected a number"), "{err}");
-    let err = Port::open("netmap:a{1}2").unwrap_err();
-    assert!(matches!(err, ApiError::Name(_)), "{err}");
-    let err = Port::open("netmap:eth0").unwrap_err();
+    let err = vfio_netmap::ports::open("netmap:a{1}2").unwrap_err();
+    assert!(matches!(err, PortError::Name(_)), "{err}");
+    let err = vfio_netmap::ports::open("netmap:eth0").unwrap_err();
     assert!(
         err.to_string().contains("vfio:"),
         "the message points at NIC ports: {err}"
@@ -258,8 +260,8 @@ fn deep_pipes_by_name_need_no_pool_option() {
     let name = |end: char, id: u32| format!("netmap:{region}{end}{id}@conf:slots=16384");
     let mut pipes = Vec::new();
     for id in 0..2 {
-        let master = Port::open(&name('{', id)).unwrap();
-        let slave = Port::open(&name('}', id)).unwrap();
+        let master = vfio_netmap::ports::open(&name('{', id)).unwrap();
+        let slave = vfio_netmap::ports::open(&name('}', id)).unwrap();
         assert_eq!(master.tx_ring(0).num_slots(), 16384);
         pipes.push((master, slave));
     }

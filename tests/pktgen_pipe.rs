@@ -14,7 +14,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
-use vfio_netmap::api::Port;
 
 #[test]
 fn ten_million_packets_cross_processes_verified() {
@@ -194,7 +193,7 @@ fn expected_addrs(k: u64) -> ([u8; 4], u16, [u8; 4], u16) {
 fn frames_are_valid_udp_with_correct_checksums_and_cycling_addresses() {
     let _g = serial();
     let name = unique("valid");
-    let mut port = Port::open(&format!("netmap:{name}}}0")).unwrap();
+    let mut port = vfio_netmap::ports::open(&format!("netmap:{name}}}0")).unwrap();
     let n = 20_000u64;
     let tx = pktgen(&[
         "-i",

@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use vfio_netmap::api::Port;
 use vfio_netmap::api::poll::{POLLHUP, POLLIN, POLLOUT, PollItem, poll};
 
 fn thread_cpu() -> Duration {
@@ -17,7 +16,7 @@ fn thread_cpu() -> Duration {
 #[test]
 fn idle_reader_sleeps_wakes_on_a_packet_and_sees_the_peer_leave() {
     let name = format!("poll_{}", std::process::id());
-    let mut rx = Port::open(&format!("netmap:{name}}}0")).unwrap();
+    let mut rx = vfio_netmap::ports::open(&format!("netmap:{name}}}0")).unwrap();
 
     // No peer yet: a timeout, not a hang-up.
     let mut items = [PollItem::new(&mut rx, POLLIN)];
@@ -31,7 +30,7 @@ fn idle_reader_sleeps_wakes_on_a_packet_and_sees_the_peer_leave() {
     let sender = {
         let name = name.clone();
         std::thread::spawn(move || {
-            let mut tx = Port::open(&format!("netmap:{name}{{0")).unwrap();
+            let mut tx = vfio_netmap::ports::open(&format!("netmap:{name}{{0")).unwrap();
             std::thread::sleep(Duration::from_millis(400));
             tx.tx_batch(0).push(b"wake up");
             tx.txsync().unwrap();
@@ -74,8 +73,8 @@ fn idle_reader_sleeps_wakes_on_a_packet_and_sees_the_peer_leave() {
 #[test]
 fn a_full_sender_sleeps_until_the_receiver_releases() {
     let name = format!("pollout_{}", std::process::id());
-    let mut tx = Port::open(&format!("netmap:{name}{{0")).unwrap();
-    let mut rx = Port::open(&format!("netmap:{name}}}0")).unwrap();
+    let mut tx = vfio_netmap::ports::open(&format!("netmap:{name}{{0")).unwrap();
+    let mut rx = vfio_netmap::ports::open(&format!("netmap:{name}}}0")).unwrap();
     let mut batch = tx.tx_batch(0);
     while batch.push(&[0u8; 60]) {}
     batch.commit();
@@ -104,9 +103,9 @@ fn a_full_sender_sleeps_until_the_receiver_releases() {
 #[test]
 fn a_peer_gone_before_the_reader_looked_is_a_hang_up() {
     let name = format!("pollgone_{}", std::process::id());
-    let mut rx = Port::open(&format!("netmap:{name}}}0")).unwrap();
+    let mut rx = vfio_netmap::ports::open(&format!("netmap:{name}}}0")).unwrap();
     {
-        let mut tx = Port::open(&format!("netmap:{name}{{0")).unwrap();
+        let mut tx = vfio_netmap::ports::open(&format!("netmap:{name}{{0")).unwrap();
         tx.tx_batch(0).push(b"one");
         tx.txsync().unwrap();
     }

@@ -9,7 +9,8 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use proptest::prelude::*;
-use vfio_netmap::api::{ApiError, Port, Ring, slot_flags::NS_BUF_CHANGED};
+use vfio_netmap::abi::slot_flags::NS_BUF_CHANGED;
+use vfio_netmap::api::{ApiError, Port, Ring};
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -78,8 +79,8 @@ impl World {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        let tx = Port::open(&format!("netmap:{name}{{0")).unwrap();
-        let rx = Port::open(&format!("netmap:{name}}}0")).unwrap();
+        let tx = vfio_netmap::ports::open(&format!("netmap:{name}{{0")).unwrap();
+        let rx = vfio_netmap::ports::open(&format!("netmap:{name}}}0")).unwrap();
         let r = tx.tx_ring(0);
         let all_bufs = (0..slots)
             .map(|k| r.slot(k).buf_idx)

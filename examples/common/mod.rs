@@ -76,7 +76,7 @@ pub fn port_name(name: &str) -> String {
 
 /// Opens a port or exits with a clear message.
 pub fn open_port(tool: &str, name: &str) -> Port {
-    match Port::open(&port_name(name)) {
+    match vfio_netmap::ports::open(&port_name(name)) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{tool}: cannot open {}: {e}", port_name(name));

@@ -3,8 +3,8 @@
 //! ```
 //! use vfio_netmap::api::Port;
 //! # let name = format!("doc_batch_{}", std::process::id());
-//! let mut tx = Port::open(&format!("netmap:{name}{{0"))?;
-//! let mut rx = Port::open(&format!("netmap:{name}}}0"))?;
+//! let mut tx = vfio_netmap::ports::open(&format!("netmap:{name}{{0"))?;
+//! let mut rx = vfio_netmap::ports::open(&format!("netmap:{name}}}0"))?;
 //!
 //! // Fill transmit buffers in place, then send them.
 //! let mut batch = tx.tx_batch(0);
@@ -26,13 +26,13 @@
 //! }
 //! drop(packets);
 //! assert_eq!(got, vec![vec![0; 4], vec![1; 4], vec![2; 4]]);
-//! # Ok::<(), vfio_netmap::api::ApiError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use super::abi::slot_flags::{NS_BUF_CHANGED, NS_MOREFRAG};
 use super::error::ApiError;
 use super::port::Port;
 use super::ring::Ring;
+use crate::abi::slot_flags::{NS_BUF_CHANGED, NS_MOREFRAG};
 use crate::mem::SlotHead;
 
 /// Received packets of one RX ring, from `head` to `tail`. Each packet is
@@ -179,10 +179,10 @@ impl Port {
 /// ```
 /// use vfio_netmap::api::{Port, forward};
 /// # let name = format!("doc_fwd_{}", std::process::id());
-/// let mut a_tx = Port::open(&format!("netmap:{name}{{0"))?;
-/// let mut a_rx = Port::open(&format!("netmap:{name}}}0"))?;
-/// let mut b_tx = Port::open(&format!("netmap:{name}{{1"))?;
-/// let mut b_rx = Port::open(&format!("netmap:{name}}}1"))?;
+/// let mut a_tx = vfio_netmap::ports::open(&format!("netmap:{name}{{0"))?;
+/// let mut a_rx = vfio_netmap::ports::open(&format!("netmap:{name}}}0"))?;
+/// let mut b_tx = vfio_netmap::ports::open(&format!("netmap:{name}{{1"))?;
+/// let mut b_rx = vfio_netmap::ports::open(&format!("netmap:{name}}}1"))?;
 /// let mut batch = a_tx.tx_batch(0);
 /// batch.push(b"hello");
 /// batch.commit();
@@ -193,7 +193,7 @@ impl Port {
 /// a_rx.rxsync()?;
 /// b_rx.rxsync()?;
 /// assert_eq!(b_rx.rx_batch(0).next(), Some(&b"hello"[..]));
-/// # Ok::<(), vfio_netmap::api::ApiError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn forward(
     from: &mut Port,

@@ -73,18 +73,6 @@ pub enum ApiError {
     },
 
     #[error(
-        "`{port}`: no such model port; the models are `model:ixgbe0` .. `model:ixgbe63` (82599 \
-         models; ports 2k and 2k+1 are the two ends of one cable)"
-    )]
-    UnknownModel { port: String },
-
-    #[error(
-        "`{port}` is already open in another process or handle (its cable end is taken); close \
-         it there first"
-    )]
-    ModelPortBusy { port: String },
-
-    #[error(
         "`{port}`: ring pair {index} is already bound by another port of this process; each ring \
          pair has one owner (give each thread its own `-N`)"
     )]
@@ -119,13 +107,7 @@ pub enum ApiError {
     BadOption { port: String, message: String },
 
     #[error(transparent)]
-    Name(#[from] super::name::NameError),
-
-    #[error(transparent)]
     Mem(#[from] MemError),
-
-    #[error(transparent)]
-    Driver(#[from] crate::driver::DriverError),
 
     #[error("waiting failed: {0}")]
     Wait(std::io::Error),

@@ -2,8 +2,8 @@
 //! agreed with the application, and netmap's checks of the application's
 //! moves, returning errors where netmap logs and skips.
 
-use super::abi::Direction;
 use super::error::ApiError;
+use crate::abi::Direction;
 use crate::mem::RingMem;
 
 /// Which ring an error or a sync is about.

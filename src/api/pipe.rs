@@ -17,12 +17,13 @@
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 use std::time::Duration;
 
-use super::abi::{Direction, NetmapSlot, slot_flags};
+use super::backend::{Backend, Wait};
 use super::error::ApiError;
 use super::futex;
 use super::kring::{KRing, RingId};
+use crate::abi::{Direction, NetmapSlot, slot_flags};
 use crate::mem::region::PORT_LOCK_BASE;
-use crate::mem::{MemError, Region, SharedControl};
+use crate::mem::{MemError, Region, RingMem, SharedControl};
 
 /// Pipes one region can hold.
 pub const MAX_PIPES: usize = 32;
@@ -115,10 +116,12 @@ impl PipeEntry {
     }
 }
 
-/// Which end of a pipe.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which end of a pipe: `{` in a port name is the master, `}` the slave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PipeEnd {
+    /// `NAME{ID`.
     Master = 0,
+    /// `NAME}ID`.
     Slave = 1,
 }
 
@@ -455,13 +458,17 @@ fn validate(region: &Region, ring: RingId, k: u32, s: &NetmapSlot) -> Result<(),
 }
 
 /// txsync of a pipe end: moves `[hwcur, head)` to the peer.
-pub(crate) fn txsync(region: &Region, p: &OpenedPipe, kring: &mut KRing) -> Result<(), ApiError> {
+fn txsync(
+    region: &Region,
+    p: &OpenedPipe,
+    tx: &RingMem<'_>,
+    kring: &mut KRing,
+    head: u32,
+) -> Result<(), ApiError> {
     let table: &PipeTable = region.control();
     let e = &table.entries[p.entry];
     let d = &e.dirs[p.end as usize];
     let n = p.num_slots;
-    let tx = region.ring(p.tx_offset, n);
-    let head = kring.prologue(&tx)?;
     kring.hwtail = in_ring(d.receiver.tx_tail.load(Ordering::Acquire), n);
     let mut result = Ok(());
     if head != kring.hwcur {
@@ -501,19 +508,22 @@ pub(crate) fn txsync(region: &Region, p: &OpenedPipe, kring: &mut KRing) -> Resu
     }
     d.sender.tx_hwcur.store(kring.hwcur, Ordering::Relaxed);
     d.sender.tx_hwtail.store(kring.hwtail, Ordering::Relaxed);
-    kring.finalize(&tx);
     result
 }
 
 /// rxsync of a pipe end: publishes what the peer sent and hands released
 /// positions back to it.
-pub(crate) fn rxsync(region: &Region, p: &OpenedPipe, kring: &mut KRing) -> Result<(), ApiError> {
+fn rxsync(
+    region: &Region,
+    p: &OpenedPipe,
+    rx: &RingMem<'_>,
+    kring: &mut KRing,
+    head: u32,
+) -> Result<(), ApiError> {
     let table: &PipeTable = region.control();
     let e = &table.entries[p.entry];
     let d = &e.dirs[p.end.peer()];
     let n = p.num_slots;
-    let rx = region.ring(p.rx_offset, n);
-    let head = kring.prologue(&rx)?;
     kring.hwtail = in_ring(d.sender.rx_tail.load(Ordering::Acquire), n);
     let mut result = Ok(());
     if head != kring.hwcur {
@@ -550,14 +560,13 @@ pub(crate) fn rxsync(region: &Region, p: &OpenedPipe, kring: &mut KRing) -> Resu
     }
     d.receiver.rx_hwcur.store(kring.hwcur, Ordering::Relaxed);
     d.receiver.rx_hwtail.store(kring.hwtail, Ordering::Relaxed);
-    kring.finalize(&rx);
     result
 }
 
 /// A futex word to sleep on until `dir` of this end may have progressed,
 /// with the value it had; `None` if progress already happened (no sleep).
 /// Announces the sleeper so the other side wakes it.
-pub(crate) fn arm_wait<'r>(
+fn arm_wait<'r>(
     region: &'r Region,
     p: &OpenedPipe,
     dir: Direction,
@@ -590,7 +599,7 @@ pub(crate) fn arm_wait<'r>(
 }
 
 /// Withdraws the sleeper announcement made by `arm_wait`.
-pub(crate) fn disarm_wait(region: &Region, p: &OpenedPipe, dir: Direction) {
+fn disarm_wait(region: &Region, p: &OpenedPipe, dir: Direction) {
     let table: &PipeTable = region.control();
     let e = &table.entries[p.entry];
     match dir {
@@ -603,6 +612,54 @@ pub(crate) fn disarm_wait(region: &Region, p: &OpenedPipe, dir: Direction) {
             .tx_waiters
             .store(0, Ordering::Relaxed),
     }
+}
+
+/// One end of a pipe, as a port's backend.
+pub(crate) struct PipeBackend {
+    pub opened: OpenedPipe,
+}
+
+impl Backend for PipeBackend {
+    fn txsync(
+        &mut self,
+        region: &Region,
+        mem: &RingMem<'_>,
+        kring: &mut KRing,
+        head: u32,
+    ) -> Result<(), ApiError> {
+        txsync(region, &self.opened, mem, kring, head)
+    }
+    fn rxsync(
+        &mut self,
+        region: &Region,
+        mem: &RingMem<'_>,
+        kring: &mut KRing,
+        head: u32,
+    ) -> Result<(), ApiError> {
+        rxsync(region, &self.opened, mem, kring, head)
+    }
+    fn arm_wait<'r>(&self, region: &'r Region, kring: &KRing) -> Wait<'r> {
+        match arm_wait(region, &self.opened, kring.id.dir, kring) {
+            Some((word, value)) => Wait::Futex(word, value),
+            None => Wait::Ready,
+        }
+    }
+    fn disarm_wait(&self, region: &Region, dir: Direction) {
+        disarm_wait(region, &self.opened, dir)
+    }
+    fn peer_alive(&self, region: &Region) -> bool {
+        peer_open(region, self.opened.entry, self.opened.end)
+    }
+    fn close(&mut self, region: &Region) {
+        let (entry, end) = (self.opened.entry, self.opened.end);
+        let _ = region.locked(|| close_end(region, entry, end));
+    }
+}
+
+/// The shared region file of pipes whose region is called `region` (the
+/// pipe's name, or `memN` for `@N`).
+pub fn region_file(region: &str) -> String {
+    format!("pipe-{region}")
 }
 
 /// Default slots per pipe ring.

@@ -8,11 +8,12 @@
 
 use std::time::{Duration, Instant};
 
-use super::abi::Direction;
+use super::backend::Wait;
 use super::error::ApiError;
 use super::futex;
 use super::pipe::PEER_CHECK;
-use super::port::{Port, WaitOn};
+use super::port::Port;
+use crate::abi::Direction;
 
 /// Readiness flags, as in poll(2).
 pub const POLLIN: u8 = 0x1;
@@ -102,12 +103,12 @@ fn sleep_until_progress(items: &[PollItem<'_>], slice: Duration) -> bool {
         }
         for (dir, count) in dirs {
             for i in 0..count {
-                armed.push((n, dir, i));
+                armed.push((n, dir));
                 match item.port.arm_wait(dir, i) {
-                    WaitOn::Futex(word, value) => words.push((word, value)),
-                    WaitOn::Fd(fd) => fds.push(fd),
-                    WaitOn::Nap => nap = true,
-                    WaitOn::Ready => progressed = true,
+                    Wait::Futex(word, value) => words.push((word, value)),
+                    Wait::Fd(fd) => fds.push(fd),
+                    Wait::Nap => nap = true,
+                    Wait::Ready => progressed = true,
                 }
             }
         }
@@ -134,8 +135,8 @@ fn sleep_until_progress(items: &[PollItem<'_>], slice: Duration) -> bool {
         }
         progressed = start.elapsed() < slice;
     }
-    for (n, dir, i) in armed {
-        items[n].port.disarm_wait(dir, i);
+    for (n, dir) in armed {
+        items[n].port.disarm_wait(dir);
     }
     progressed
 }

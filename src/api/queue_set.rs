@@ -9,16 +9,18 @@
 //! stops and its rings return to the pool when the last port of the set
 //! closes.
 
+use std::any::Any;
 use std::sync::{Arc, Mutex, Weak};
 
+use super::backend::Backend;
 use super::error::ApiError;
 use super::kring::KRing;
-use super::nic::{NicBackend, NicRings};
+use super::nic_rings::NicRings;
 use crate::mem::Region;
 
 /// A queue pair nobody holds: its backend and its rings' state.
 pub(crate) struct IdleQueue {
-    pub driver: Box<dyn NicBackend>,
+    pub driver: Box<dyn Backend>,
     pub tx: KRing,
     pub rx: KRing,
 }
@@ -29,6 +31,22 @@ pub struct QueueSet {
     pub(crate) region: Arc<Region>,
     pub(crate) rings: NicRings,
     idle: Mutex<Vec<Option<IdleQueue>>>,
+    /// What the backends need alive (the device, a DMA mapping), dropped
+    /// after them.
+    _keep_alive: Box<dyn Any + Send + Sync>,
+}
+
+/// What a driver hands over to serve `-N` ports: the region, the rings,
+/// one backend per queue pair in queue order, and what must outlive them.
+pub struct QueueParts {
+    /// The region the rings live in.
+    pub region: Arc<Region>,
+    /// Every ring of the NIC.
+    pub rings: NicRings,
+    /// One backend per queue pair.
+    pub queues: Vec<Box<dyn Backend>>,
+    /// Dropped after the backends.
+    pub keep_alive: Box<dyn Any + Send + Sync>,
 }
 
 /// Every set of the process, by key (e.g. `vfio:0000:00:03.0`).
@@ -37,17 +55,22 @@ static SETS: Mutex<Vec<Weak<QueueSet>>> = Mutex::new(Vec::new());
 impl QueueSet {
     /// The set for `key`, created by `create` (region, rings, one backend
     /// per queue pair in queue order) if no port of the process has it open.
-    pub fn find_or_create(
+    pub fn find_or_create<E>(
         key: &str,
-        create: impl FnOnce() -> Result<(Arc<Region>, NicRings, Vec<Box<dyn NicBackend>>), ApiError>,
-    ) -> Result<Arc<QueueSet>, ApiError> {
+        create: impl FnOnce() -> Result<QueueParts, E>,
+    ) -> Result<Arc<QueueSet>, E> {
         let mut sets = SETS.lock().unwrap_or_else(|e| e.into_inner());
         sets.retain(|w| w.strong_count() > 0);
         if let Some(set) = sets.iter().filter_map(Weak::upgrade).find(|s| s.key == key) {
             return Ok(set);
         }
-        let (region, rings, drivers) = create()?;
-        let idle = drivers
+        let QueueParts {
+            region,
+            rings,
+            queues,
+            keep_alive,
+        } = create()?;
+        let idle = queues
             .into_iter()
             .enumerate()
             .map(|(q, driver)| {
@@ -63,6 +86,7 @@ impl QueueSet {
             region,
             rings,
             idle: Mutex::new(idle),
+            _keep_alive: keep_alive,
         });
         sets.push(Arc::downgrade(&set));
         Ok(set)
@@ -111,7 +135,7 @@ impl Drop for QueueSet {
         // last one stops the device), then the rings go back to the pool.
         let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(|e| e.into_inner()));
         for mut queue in idle.into_iter().flatten() {
-            queue.driver.shutdown(&self.region);
+            queue.driver.close(&self.region);
         }
         self.rings.free(&self.region);
     }

@@ -5,8 +5,8 @@
 //! ```
 //! use vfio_netmap::api::Port;
 //! # let name = format!("doc_raw_{}", std::process::id());
-//! let mut tx = Port::open(&format!("netmap:{name}{{0"))?;
-//! let mut rx = Port::open(&format!("netmap:{name}}}0"))?;
+//! let mut tx = vfio_netmap::ports::open(&format!("netmap:{name}{{0"))?;
+//! let mut rx = vfio_netmap::ports::open(&format!("netmap:{name}}}0"))?;
 //!
 //! // Transmit: fill slots from cur while there is space, then move head.
 //! let mut ring = tx.tx_ring(0);
@@ -31,11 +31,11 @@
 //! ring.advance_to(head);
 //! rx.rxsync()?;
 //! assert_eq!(first_bytes, [7, 8, 9]);
-//! # Ok::<(), vfio_netmap::api::ApiError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use super::abi::NetmapSlot;
 use super::kring::RingId;
+use crate::abi::NetmapSlot;
 use crate::mem::{Region, RingMem};
 
 /// One ring of an open port.

@@ -4,7 +4,7 @@
 use std::marker::PhantomData;
 use std::ptr::{read_volatile, write_volatile};
 
-use crate::api::abi::slot_flags::NS_BUF_CHANGED;
+use crate::abi::slot_flags::NS_BUF_CHANGED;
 use crate::api::{ApiError, KRing};
 use crate::mem::{BufBounds, MemError, Region, RingMem, SlotHead, SlotRun};
 

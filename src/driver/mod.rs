@@ -1,18 +1,19 @@
 //! Everything that touches a device: PCI/sysfs, VFIO, register access and
-//! one module per NIC family.
+//! one folder per NIC family. Drivers implement the API layer's
+//! [`Backend`](crate::api::Backend); nothing here knows port names.
 
+pub mod attach;
 pub mod bind;
 pub mod config;
 pub mod desc_ring;
 pub mod e1000;
 pub mod error;
+#[cfg(feature = "models")]
 pub mod fake_host;
 pub mod host;
 pub mod info;
 pub mod ixgbe;
 pub mod json;
-pub mod model_port;
-pub mod nic_port;
 pub mod pci;
 pub mod pci_addr;
 pub mod pci_ids;
@@ -21,13 +22,8 @@ pub mod routes;
 pub mod status;
 pub mod vfio;
 
+pub use attach::{NicOptions, OpenedNic};
 pub use error::DriverError;
 pub use host::Host;
 pub use pci_addr::PciAddr;
 pub use regs::{Mmio, RegisterAccess};
-
-// Extension points for the NIC drivers: `pci_ids::NicFamily` selects the
-// driver for a device; drivers take `impl RegisterAccess` (a `vfio::MappedBar`
-// on hardware, a software model in tests) and a `vfio::DmaMap` for memory;
-// `info::DeviceReport::nic_state` is where `vfio-netmap info` shows link
-// state, MAC address and counters once a driver can read them.

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use super::error::{MemError, Scarce};
 use super::mapping::{Backing, HUGEPAGE_SIZE, Mapping, RangeLocks};
 use super::ring_mem::RingMem;
-use crate::api::abi::NETMAP_RING_HEADER;
+use crate::abi::NETMAP_RING_HEADER;
 
 const MAGIC: u64 = u64::from_le_bytes(*b"VFNMREG1");
 const VERSION: u32 = 2;
@@ -646,7 +646,7 @@ impl Region {
         tx_rings: &[usize],
         rx_rings: &[usize],
     ) {
-        use crate::api::abi::{NETMAP_API, NETMAP_IF_RING_OFS, NetmapIf};
+        use crate::abi::{NETMAP_API, NETMAP_IF_RING_OFS, NetmapIf};
         let n = tx_rings.len() + rx_rings.len();
         assert!(
             NETMAP_IF_RING_OFS + 8 * n <= IF_CHUNK && if_offset + IF_CHUNK <= self.layout.ring_area

@@ -9,7 +9,7 @@ use std::marker::PhantomData;
 use std::ptr::{addr_of, addr_of_mut, read_volatile, write_volatile};
 
 use super::region::Region;
-use crate::api::abi::{Direction, NETMAP_RING_HEADER, NetmapRing, NetmapSlot, Timeval};
+use crate::abi::{Direction, NETMAP_RING_HEADER, NetmapRing, NetmapSlot, Timeval};
 
 /// A ring header plus `num_slots` slots inside a region.
 #[derive(Clone, Copy)]

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use vfio_netmap::api::slot_flags::{NS_MOREFRAG, NS_REPORT};
+use vfio_netmap::abi::slot_flags::{NS_MOREFRAG, NS_REPORT};
 use vfio_netmap::api::{ApiError, Port};
 
 /// What a driver does with the first pieces of a frame when a batch ends

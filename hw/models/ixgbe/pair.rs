@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{Config, Dma, IxgbeModel, ModelRegs, Runner};
 use vfio_netmap::api::Port;
-use vfio_netmap::api::nic::NicRings;
+use vfio_netmap::api::{NicParts, NicRings};
 use vfio_netmap::driver::desc_ring::DmaWindow;
 use vfio_netmap::driver::ixgbe::{Chip, Ixgbe, IxgbeError, Options};
 use vfio_netmap::mem::Region;
@@ -115,7 +115,10 @@ pub fn open_port(
         &rings,
         opts,
     ) {
-        Ok(nic) => Ok(Port::from_nic(name, region.clone(), rings, Box::new(nic))),
+        Ok(nic) => Ok(Port::from_nic(
+            name,
+            NicParts::new(region.clone(), rings, Box::new(nic)),
+        )),
         Err(e) => {
             rings.free(region);
             Err(e)

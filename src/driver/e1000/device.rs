@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 use super::desc::{RxDesc, TxDesc};
 use super::queue::{QueueErrors, RxQueue, TailWrites, TxQueue};
 use super::regs::*;
-use crate::api::abi::Direction;
-use crate::api::nic::{NicBackend, NicInfo};
-use crate::api::{ApiError, KRing};
+use crate::abi::Direction;
+use crate::api::{ApiError, Backend, KRing, NicControl, NicInfo, Wait};
 use crate::driver::DriverError;
 use crate::driver::desc_ring::{DescRing, DmaWindow};
 use crate::driver::regs::RegisterAccess;
+use crate::driver::vfio::Interrupts;
 use crate::mem::{Region, RingMem};
 
 /// The largest ring we program: the largest a region holds (one slot per
@@ -139,6 +139,9 @@ pub struct E1000<R: RegisterAccess> {
     sticky: [MaybeSticky; 3],
     promiscuous: bool,
     device: String,
+    /// The device's interrupt, when VFIO gave one (INTx on 8254x, MSI on
+    /// 82574L); without it a sleeper naps.
+    irq: Option<Interrupts>,
 }
 
 impl<R: RegisterAccess> E1000<R> {
@@ -183,6 +186,7 @@ impl<R: RegisterAccess> E1000<R> {
             sticky: [MaybeSticky::default(); 3],
             promiscuous: opts.promiscuous,
             device: opts.device,
+            irq: None,
         };
         nic.clear_stats();
         nic.setup_rx(n);
@@ -380,6 +384,13 @@ impl<R: RegisterAccess> E1000<R> {
         }
     }
 
+    /// Lets `poll` sleep on the device's interrupt (masked until a sleeper
+    /// arms it).
+    pub fn attach_interrupts(&mut self, irq: Interrupts) {
+        self.disarm_interrupts();
+        self.irq = Some(irq);
+    }
+
     /// Masks the interrupts again and acknowledges their causes (reading
     /// ICR clears it), so busy polling is not interrupted.
     pub fn disarm_interrupts(&self) {
@@ -400,28 +411,56 @@ impl<R: RegisterAccess> E1000<R> {
     }
 }
 
-impl<R: RegisterAccess + Send> NicBackend for E1000<R> {
+impl<R: RegisterAccess + Send> Backend for E1000<R> {
     fn txsync(
         &mut self,
         region: &Region,
-        _ring: usize,
         mem: &RingMem<'_>,
         kring: &mut KRing,
+        head: u32,
     ) -> Result<(), ApiError> {
-        self.tx.sync(&self.regs, region, self.window, mem, kring)
+        self.tx
+            .sync(&self.regs, region, self.window, mem, kring, head)
     }
     fn rxsync(
         &mut self,
         region: &Region,
-        _ring: usize,
         mem: &RingMem<'_>,
         kring: &mut KRing,
+        head: u32,
     ) -> Result<(), ApiError> {
-        self.rx.sync(&self.regs, region, self.window, mem, kring)
+        self.rx
+            .sync(&self.regs, region, self.window, mem, kring, head)
     }
-    fn link_up(&self) -> bool {
+    fn arm_wait<'r>(&self, _: &'r Region, kring: &KRing) -> Wait<'r> {
+        let Some(fd) = self.irq.as_ref().and_then(|irq| irq.prepare_wait(0)) else {
+            return Wait::Nap;
+        };
+        if self.arm_interrupts(kring.id.dir, kring) {
+            return Wait::Ready;
+        }
+        Wait::Fd(fd)
+    }
+    fn disarm_wait(&self, _: &Region, _: Direction) {
+        if let Some(irq) = &self.irq {
+            self.disarm_interrupts();
+            irq.after_wake();
+        }
+    }
+    fn peer_alive(&self, _: &Region) -> bool {
         self.link_is_up()
     }
+    fn close(&mut self, region: &Region) {
+        self.stop();
+        self.tx.descs.release(region);
+        self.rx.descs.release(region);
+    }
+    fn nic(&mut self) -> Option<&mut dyn NicControl> {
+        Some(self)
+    }
+}
+
+impl<R: RegisterAccess> NicControl for E1000<R> {
     fn info(&mut self) -> NicInfo {
         let s = self.update_stats();
         NicInfo {
@@ -455,11 +494,6 @@ impl<R: RegisterAccess + Send> NicBackend for E1000<R> {
     }
     fn set_mac(&mut self, mac: [u8; 6]) {
         E1000::set_mac(self, mac)
-    }
-    fn shutdown(&mut self, region: &Region) {
-        self.stop();
-        self.tx.descs.release(region);
-        self.rx.descs.release(region);
     }
 }
 

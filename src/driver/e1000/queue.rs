@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::desc::*;
 use super::regs::{RDT, TDT};
-use crate::api::abi::slot_flags::{CLEARED_ON_TX, NS_MOREFRAG, NS_REPORT};
+use crate::abi::slot_flags::{CLEARED_ON_TX, NS_MOREFRAG, NS_REPORT};
 use crate::api::{ApiError, KRing};
 use crate::driver::desc_ring::{DescRing, DescRun, DmaWindow, bad_slot, give_released};
 use crate::driver::regs::RegisterAccess;
@@ -64,8 +64,8 @@ impl TxQueue {
         dma: DmaWindow,
         ring: &RingMem<'_>,
         kring: &mut KRing,
+        head: u32,
     ) -> Result<(), ApiError> {
-        let head = kring.prologue(ring)?;
         let mut bad: Option<(u32, SlotHead)> = None;
         if head != kring.hwcur {
             let bounds = region.buf_bounds();
@@ -112,7 +112,6 @@ impl TxQueue {
             }
         }
         self.reclaim(kring);
-        kring.finalize(ring);
         match bad {
             None => Ok(()),
             Some((pos, h)) => Err(bad_slot(region, kring, pos, h.buf_idx, h.len)),
@@ -251,8 +250,8 @@ impl RxQueue {
         dma: DmaWindow,
         ring: &RingMem<'_>,
         kring: &mut KRing,
+        head: u32,
     ) -> Result<(), ApiError> {
-        let head = kring.prologue(ring)?;
         // The device may fill [hwtail, hwcur - 1): never scan further, even
         // if it wrote DD where it should not have.
         let room = kring.distance(kring.hwtail, kring.prev(kring.hwcur));
@@ -306,7 +305,6 @@ impl RxQueue {
                 }
             }
         }
-        kring.finalize(ring);
         match bad {
             None => Ok(()),
             Some((pos, buf_idx)) => Err(bad_slot(region, kring, pos, buf_idx, 0)),

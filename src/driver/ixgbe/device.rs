@@ -6,11 +6,13 @@ use std::time::{Duration, Instant};
 use super::queue::{QueueErrors, RxQueue, TxQueue};
 use super::regs::stats::{self as st, QUEUE_COUNTERS};
 use super::regs::*;
-use crate::api::abi::Direction;
-use crate::api::nic::{NicBackend, NicInfo, NicRings};
-use crate::api::{ApiError, KRing};
+use std::sync::Arc;
+
+use crate::abi::Direction;
+use crate::api::{ApiError, Backend, KRing, NicControl, NicInfo, NicRings, Wait};
 use crate::driver::desc_ring::{DescRing, DmaWindow};
 use crate::driver::regs::RegisterAccess;
+use crate::driver::vfio::Interrupts;
 use crate::mem::{MemError, Region, RingMem};
 
 /// MAC generations: they differ in packet buffer sizes, link setup and a
@@ -217,6 +219,20 @@ pub struct Ixgbe<R: RegisterAccess> {
     rx: Vec<RxQueue>,
     stats: Stats,
     promiscuous: bool,
+    /// MSI-X, one vector per queue pair (the first 16), when VFIO gave
+    /// them; without them a sleeper naps.
+    irq: Option<Arc<Interrupts>>,
+}
+
+/// What [`split`](super::split) takes apart.
+pub(super) struct Parts<R> {
+    pub regs: R,
+    pub chip: Chip,
+    pub window: DmaWindow,
+    pub mac: [u8; 6],
+    pub tx: Vec<TxQueue>,
+    pub rx: Vec<RxQueue>,
+    pub irq: Option<Arc<Interrupts>>,
 }
 
 impl<R: RegisterAccess> Ixgbe<R> {
@@ -268,6 +284,7 @@ impl<R: RegisterAccess> Ixgbe<R> {
             rx,
             stats: Stats::default(),
             promiscuous: opts.promiscuous,
+            irq: None,
         };
         let brought_up = allocated.map_err(IxgbeError::from).and_then(|()| {
             nic.setup_link();
@@ -714,15 +731,22 @@ impl<R: RegisterAccess> Ixgbe<R> {
     }
 
     /// Takes the driver apart (for [`super::split`]).
-    pub(super) fn into_parts(self) -> (R, Chip, DmaWindow, [u8; 6], Vec<TxQueue>, Vec<RxQueue>) {
-        (
-            self.regs,
-            self.chip,
-            self.window,
-            self.mac,
-            self.tx,
-            self.rx,
-        )
+    pub(super) fn into_parts(self) -> Parts<R> {
+        Parts {
+            regs: self.regs,
+            chip: self.chip,
+            window: self.window,
+            mac: self.mac,
+            tx: self.tx,
+            rx: self.rx,
+            irq: self.irq,
+        }
+    }
+
+    /// Lets `poll` sleep on the queues' MSI-X vectors (vector = queue),
+    /// routed with [`Ixgbe::route_queue_interrupt`].
+    pub fn attach_interrupts(&mut self, irq: Interrupts) {
+        self.irq = Some(Arc::new(irq));
     }
 
     /// Whether TX queue `q` still has descriptors the device has not
@@ -808,46 +832,67 @@ fn no_ring(what: &'static str, index: usize, count: usize) -> ApiError {
     }
 }
 
-impl<R: RegisterAccess + Send> NicBackend for Ixgbe<R> {
+impl<R: RegisterAccess + Send> Backend for Ixgbe<R> {
     fn txsync(
         &mut self,
         region: &Region,
-        ring: usize,
         mem: &RingMem<'_>,
         kring: &mut KRing,
+        head: u32,
     ) -> Result<(), ApiError> {
         // The ring's own index names the queue: a port bound to one ring
-        // pair (`-N`) passes its position in the port (0), not the queue.
-        let _ = ring;
+        // pair (`-N`) has it at position 0.
         let ring = kring.id.index as usize;
         let count = self.tx.len();
         let q = self
             .tx
             .get_mut(ring)
             .ok_or_else(|| no_ring("tx ring", ring, count))?;
-        q.sync(&self.regs, region, self.window, mem, kring)
+        q.sync(&self.regs, region, self.window, mem, kring, head)
     }
     fn rxsync(
         &mut self,
         region: &Region,
-        ring: usize,
         mem: &RingMem<'_>,
         kring: &mut KRing,
+        head: u32,
     ) -> Result<(), ApiError> {
-        // The ring's own index names the queue: a port bound to one ring
-        // pair (`-N`) passes its position in the port (0), not the queue.
-        let _ = ring;
         let ring = kring.id.index as usize;
         let count = self.rx.len();
         let q = self
             .rx
             .get_mut(ring)
             .ok_or_else(|| no_ring("rx ring", ring, count))?;
-        q.sync(&self.regs, region, self.window, mem, kring)
+        q.sync(&self.regs, region, self.window, mem, kring, head)
     }
-    fn link_up(&self) -> bool {
+    fn arm_wait<'r>(&self, _: &'r Region, kring: &KRing) -> Wait<'r> {
+        let queue = kring.id.index as usize;
+        let Some(fd) = self.irq.as_ref().and_then(|irq| irq.prepare_wait(queue)) else {
+            return Wait::Nap;
+        };
+        if self.arm_queue_interrupt(kring.id.dir, queue, kring) {
+            return Wait::Ready;
+        }
+        Wait::Fd(fd)
+    }
+    fn disarm_wait(&self, _: &Region, _: Direction) {
+        if self.irq.is_some() {
+            self.disarm_queue_interrupts();
+        }
+    }
+    fn peer_alive(&self, _: &Region) -> bool {
         self.link_is_up()
     }
+    fn close(&mut self, region: &Region) {
+        self.stop();
+        self.release(region);
+    }
+    fn nic(&mut self) -> Option<&mut dyn NicControl> {
+        Some(self)
+    }
+}
+
+impl<R: RegisterAccess> NicControl for Ixgbe<R> {
     fn info(&mut self) -> NicInfo {
         let s = self.update_stats();
         let counters = counters(&s, 0..self.tx.len());
@@ -864,10 +909,6 @@ impl<R: RegisterAccess + Send> NicBackend for Ixgbe<R> {
     }
     fn set_mac(&mut self, mac: [u8; 6]) {
         Ixgbe::set_mac(self, mac)
-    }
-    fn shutdown(&mut self, region: &Region) {
-        self.stop();
-        self.release(region);
     }
 }
 

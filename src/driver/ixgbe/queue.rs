@@ -10,7 +10,7 @@ use std::sync::atomic::{Ordering, fence};
 
 use super::desc::*;
 use super::regs::{rdt, tdt};
-use crate::api::abi::slot_flags::{CLEARED_ON_TX, NS_MOREFRAG, NS_REPORT};
+use crate::abi::slot_flags::{CLEARED_ON_TX, NS_MOREFRAG, NS_REPORT};
 use crate::api::{ApiError, KRing};
 use crate::driver::desc_ring::{DescRing, DescRun, DmaWindow, bad_slot, give_released};
 use crate::driver::regs::RegisterAccess;
@@ -84,8 +84,8 @@ impl TxQueue {
         dma: DmaWindow,
         ring: &RingMem<'_>,
         kring: &mut KRing,
+        head: u32,
     ) -> Result<(), ApiError> {
-        let head = kring.prologue(ring)?;
         // A bad slot: position, buffer index and length. The error itself
         // is built only at the end, off the fast path.
         let mut bad: Option<(u32, SlotHead)> = None;
@@ -150,7 +150,6 @@ impl TxQueue {
             }
         }
         self.reclaim(kring);
-        kring.finalize(ring);
         match bad {
             None => Ok(()),
             Some((pos, h)) => Err(bad_slot(region, kring, pos, h.buf_idx, h.len)),
@@ -391,8 +390,8 @@ impl RxQueue {
         dma: DmaWindow,
         ring: &RingMem<'_>,
         kring: &mut KRing,
+        head: u32,
     ) -> Result<(), ApiError> {
-        let head = kring.prologue(ring)?;
         // The device may fill [hwtail, hwcur - 1): never scan further, even
         // if it wrote DD where it should not have.
         let room = kring.distance(kring.hwtail, kring.prev(kring.hwcur));
@@ -437,7 +436,6 @@ impl RxQueue {
                 regs.write32(rdt(self.index), kring.prev(k));
             }
         }
-        kring.finalize(ring);
         match bad {
             None => Ok(()),
             Some((pos, buf_idx)) => Err(bad_slot(region, kring, pos, buf_idx, 0)),

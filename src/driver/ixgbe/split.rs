@@ -7,16 +7,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::device::Parts;
 use super::device::{
     Chip, Ixgbe, Stats, accumulate_stats, arm_queue_vector, counters, disarm_queue_vector,
 };
 use super::queue::{RxQueue, TxQueue};
 use super::regs::*;
-use crate::api::abi::Direction;
-use crate::api::nic::{NicBackend, NicInfo};
-use crate::api::{ApiError, KRing};
+use crate::abi::Direction;
+use crate::api::{ApiError, Backend, KRing, NicControl, NicInfo, Wait};
 use crate::driver::desc_ring::DmaWindow;
 use crate::driver::regs::RegisterAccess;
+use crate::driver::vfio::Interrupts;
 use crate::mem::{Region, RingMem};
 
 struct Shared<R> {
@@ -28,6 +29,8 @@ struct Shared<R> {
     stats: Mutex<Stats>,
     /// Queues not shut down yet; the last one stops the device.
     open: AtomicUsize,
+    /// One MSI-X vector per queue (vector = queue index), if any.
+    irq: Option<Arc<Interrupts>>,
 }
 
 /// Queue pair `index` of a split [`Ixgbe`].
@@ -43,7 +46,15 @@ pub struct IxgbeQueue<R: RegisterAccess> {
 /// Each serves the ring pair of its queue whatever index the port passes;
 /// counters in `info` are the device's (plus this queue's own errors).
 pub fn split<R: RegisterAccess + Send + Sync>(nic: Ixgbe<R>) -> Vec<IxgbeQueue<R>> {
-    let (regs, chip, window, mac, tx, rx) = nic.into_parts();
+    let Parts {
+        regs,
+        chip,
+        window,
+        mac,
+        tx,
+        rx,
+        irq,
+    } = nic.into_parts();
     let shared = Arc::new(Shared {
         regs,
         chip,
@@ -51,6 +62,7 @@ pub fn split<R: RegisterAccess + Send + Sync>(nic: Ixgbe<R>) -> Vec<IxgbeQueue<R
         window,
         stats: Mutex::new(Stats::default()),
         open: AtomicUsize::new(tx.len()),
+        irq,
     });
     tx.into_iter()
         .zip(rx)
@@ -118,31 +130,55 @@ impl<R: RegisterAccess> IxgbeQueue<R> {
     }
 }
 
-impl<R: RegisterAccess + Send + Sync> NicBackend for IxgbeQueue<R> {
+impl<R: RegisterAccess + Send + Sync> Backend for IxgbeQueue<R> {
     fn txsync(
         &mut self,
         region: &Region,
-        _ring: usize,
         mem: &RingMem<'_>,
         kring: &mut KRing,
+        head: u32,
     ) -> Result<(), ApiError> {
         let s = &self.shared;
-        self.tx.sync(&s.regs, region, s.window, mem, kring)
+        self.tx.sync(&s.regs, region, s.window, mem, kring, head)
     }
     fn rxsync(
         &mut self,
         region: &Region,
-        _ring: usize,
         mem: &RingMem<'_>,
         kring: &mut KRing,
+        head: u32,
     ) -> Result<(), ApiError> {
         let s = &self.shared;
-        self.rx.sync(&s.regs, region, s.window, mem, kring)
+        self.rx.sync(&s.regs, region, s.window, mem, kring, head)
     }
-    fn link_up(&self) -> bool {
+    fn arm_wait<'r>(&self, _: &'r Region, kring: &KRing) -> Wait<'r> {
+        let irq = self.shared.irq.as_ref();
+        let Some(fd) = irq.and_then(|irq| irq.prepare_wait(self.index)) else {
+            return Wait::Nap;
+        };
+        if self.arm_interrupt(kring.id.dir, kring) {
+            return Wait::Ready;
+        }
+        Wait::Fd(fd)
+    }
+    fn disarm_wait(&self, _: &Region, _: Direction) {
+        if self.shared.irq.is_some() {
+            self.disarm_interrupt();
+        }
+    }
+    fn peer_alive(&self, _: &Region) -> bool {
         let l = self.shared.regs.read32(LINKS);
         l != u32::MAX && l & LINKS_UP != 0
     }
+    fn close(&mut self, region: &Region) {
+        self.shutdown(region);
+    }
+    fn nic(&mut self) -> Option<&mut dyn NicControl> {
+        Some(self)
+    }
+}
+
+impl<R: RegisterAccess> NicControl for IxgbeQueue<R> {
     fn info(&mut self) -> NicInfo {
         let s = &self.shared;
         let mut stats = {
@@ -177,6 +213,10 @@ impl<R: RegisterAccess + Send + Sync> NicBackend for IxgbeQueue<R> {
             r.write32(rah(0), u32::from_le_bytes([mac[4], mac[5], 0, 0]) | RAH_AV);
         });
     }
+}
+
+impl<R: RegisterAccess> IxgbeQueue<R> {
+    /// Stops this queue; the last queue to stop resets the device.
     fn shutdown(&mut self, region: &Region) {
         if self.down {
             return;

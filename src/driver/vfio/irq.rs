@@ -186,6 +186,23 @@ impl Interrupts {
         }
     }
 
+    /// Before sleeping on `vector`: forgets the interrupts already counted,
+    /// so its eventfd wakes the sleeper only for new ones, and returns that
+    /// fd; `None` if there is no such vector.
+    pub fn prepare_wait(&self, vector: usize) -> Option<std::os::fd::RawFd> {
+        let fd = self.eventfds.get(vector)?.as_raw_fd();
+        let _ = self.take(vector);
+        Some(fd)
+    }
+
+    /// After waking, once the device's interrupt cause is cleared: INTx
+    /// stays masked by the kernel after it fired until it is unmasked.
+    pub fn after_wake(&self) {
+        if self.kind == IrqKind::Intx {
+            let _ = self.unmask_intx();
+        }
+    }
+
     /// INTx is masked by the kernel when it fires; unmask it once the device's
     /// interrupt cause is cleared.
     pub fn unmask_intx(&self) -> Result<(), DriverError> {

@@ -29,6 +29,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::api::PipeEnd;
 use crate::driver::PciAddr;
 
 /// A parsed port name.
@@ -54,7 +55,7 @@ pub enum PortKind {
         prefix: String,
         name: String,
         id: String,
-        role: PipeRole,
+        end: PipeEnd,
     },
     /// `SWITCH:PORT` where `switch` is `vale` followed by identifier
     /// characters, e.g. `vale0`.
@@ -63,13 +64,6 @@ pub enum PortKind {
     Vfio { addr: PciAddr },
     /// `model:NAME`, a software NIC model.
     Model { name: String },
-}
-
-/// Which end of a pipe: `{` is the master, `}` the slave.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PipeRole {
-    Master,
-    Slave,
 }
 
 /// Which rings a registration binds.
@@ -372,9 +366,9 @@ impl<'a> Parser<'a> {
                 };
                 let name_start = self.pos;
                 let name = self.take_while(is_ident);
-                let role = match self.peek() {
-                    Some(b'{') => PipeRole::Master,
-                    Some(b'}') => PipeRole::Slave,
+                let end = match self.peek() {
+                    Some(b'{') => PipeEnd::Master,
+                    Some(b'}') => PipeEnd::Slave,
                     _ => {
                         self.pos = name_start;
                         let name = self.ident_name("")?.to_string();
@@ -428,7 +422,7 @@ impl<'a> Parser<'a> {
                     prefix: pipe_prefix.to_string(),
                     name: name.to_string(),
                     id: id.to_string(),
-                    role,
+                    end,
                 })
             }
         }
@@ -643,16 +637,6 @@ impl<'a> Parser<'a> {
     }
 }
 
-impl fmt::Display for PipeRole {
-    /// `{` or `}`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PipeRole::Master => "{",
-            PipeRole::Slave => "}",
-        })
-    }
-}
-
 impl fmt::Display for PortKind {
     /// `prefix:name`, e.g. `netmap:p{0` or `vfio:0000:00:03.0`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -662,8 +646,11 @@ impl fmt::Display for PortKind {
                 prefix,
                 name,
                 id,
-                role,
-            } => write!(f, "{prefix}:{name}{role}{id}"),
+                end,
+            } => {
+                let brace = if *end == PipeEnd::Master { '{' } else { '}' };
+                write!(f, "{prefix}:{name}{brace}{id}")
+            }
             PortKind::Vale { switch, port } => write!(f, "{switch}:{port}"),
             PortKind::Vfio { addr } => write!(f, "vfio:{addr}"),
             PortKind::Model { name } => write!(f, "model:{name}"),

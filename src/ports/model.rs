@@ -18,12 +18,14 @@ use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::ixgbe::{self, Ixgbe};
-use super::nic_port::NicOptions;
-use crate::api::abi::Direction;
-use crate::api::nic::{NicBackend, NicInfo, NicRings, NicWait};
-use crate::api::{ApiError, KRing, Port, QueueSet};
-use crate::mem::{Region, RingMem};
+use super::conf::{Accepts, Conf};
+use super::error::PortError;
+use super::name::PortName;
+use super::nic::{from_opened, nic_options, queue};
+use crate::api::{ApiError, Backend, NicParts, NicRings, Port, QueueParts, QueueSet};
+use crate::driver::ixgbe::{self, Ixgbe};
+use crate::driver::{DriverError, NicOptions, OpenedNic};
+use crate::mem::Region;
 
 // The model allows its own dead code (it serves tests too).
 #[path = "../../hw/models/ixgbe/mod.rs"]
@@ -38,44 +40,70 @@ static REGION: Mutex<Weak<Region>> = Mutex::new(Weak::new());
 /// Model ports a name may ask for (`model:ixgbe0` .. `model:ixgbe63`).
 const MAX_PORTS: usize = 64;
 
-/// Opens `model:NAME` (see the module documentation).
-pub fn open(
-    port: &str,
-    name: &str,
-    opts: &NicOptions,
-    queue: Option<usize>,
-) -> Result<Port, ApiError> {
+/// What a model port's name may carry: a NIC's options, less interrupt
+/// moderation (the model raises no interrupts), plus the cables' name.
+const ACCEPTS: Accepts = Accepts {
+    kind: "a model port",
+    options: &[],
+    conf: &["slots", "promisc", "link-wait", "bufs", "rings", "wire"],
+};
+
+/// Opens `model:NAME` (see the module documentation) as the port named
+/// `port`.
+pub(super) fn open(port: &str, parsed: &PortName, name: &str) -> Result<Port, PortError> {
+    let conf = Conf::check(port, parsed, &ACCEPTS)?;
+    if parsed.mem_id.is_some() {
+        return Err(PortError::BadOption {
+            port: port.to_string(),
+            message: "`@N` does not apply to model ports: all model ports of a process share \
+                      their own region"
+                .to_string(),
+        });
+    }
+    let opts = nic_options(port, &conf)?;
+    // `@conf:wire=NAME` names another set of cables (default `ixgbewire`),
+    // so separate experiments (or tests) on one machine do not share them.
+    let cables = conf.text("wire").unwrap_or("ixgbewire");
+    if cables.is_empty() || !cables.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(PortError::BadOption {
+            port: port.to_string(),
+            message: format!("`@conf:wire={cables}`: letters and digits only"),
+        });
+    }
     let index = name
         .strip_prefix("ixgbe")
         .and_then(|n| n.parse::<usize>().ok())
         .filter(|&n| n < MAX_PORTS)
-        .ok_or_else(|| ApiError::UnknownModel {
+        .ok_or_else(|| PortError::UnknownModel {
             port: port.to_string(),
         })?;
+    let queue = queue(parsed, &opts);
     let key = format!("model:ixgbe{index}");
-    match queue {
+    let opened = match queue {
         None => {
-            let (region, rings, nic, parts) = bring_up(port, index, opts)?;
-            let backend = ModelNic { nic, _parts: parts };
-            Ok(Port::from_nic(port, region, rings, Box::new(backend)))
+            let (region, rings, nic, parts) = bring_up(port, cables, index, &opts)?;
+            OpenedNic::Whole(NicParts {
+                region,
+                rings,
+                backend: Box::new(nic),
+                keep_alive: Box::new(parts),
+            })
         }
-        Some(q) => {
-            let set = QueueSet::find_or_create(&key, || {
-                let (region, rings, nic, parts) = bring_up(port, index, opts)?;
-                let queues = ixgbe::split(nic)
-                    .into_iter()
-                    .map(|queue| {
-                        Box::new(ModelQueue {
-                            queue,
-                            _parts: parts.clone(),
-                        }) as Box<dyn NicBackend>
-                    })
-                    .collect();
-                Ok((region, rings, queues))
-            })?;
-            Port::from_queue(port, &set, q)
-        }
-    }
+        Some(_) => OpenedNic::Queues(QueueSet::find_or_create(&key, || {
+            let (region, rings, nic, parts) = bring_up(port, cables, index, &opts)?;
+            let queues = ixgbe::split(nic)
+                .into_iter()
+                .map(|queue| Box::new(queue) as Box<dyn Backend>)
+                .collect();
+            Ok::<_, PortError>(QueueParts {
+                region,
+                rings,
+                queues,
+                keep_alive: Box::new(parts),
+            })
+        })?),
+    };
+    from_opened(port, opened, queue)
 }
 
 /// What keeps a model port's device alive: its cable and its thread.
@@ -87,7 +115,7 @@ struct ModelParts {
 
 /// The process's model region (32768 buffers: room for several ports with
 /// 4096-slot rings).
-fn region(opts: &NicOptions) -> Result<Arc<Region>, ApiError> {
+fn region(opts: &NicOptions) -> Result<Arc<Region>, PortError> {
     let mut shared = REGION.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(r) = shared.upgrade() {
         return Ok(r);
@@ -97,21 +125,27 @@ fn region(opts: &NicOptions) -> Result<Arc<Region>, ApiError> {
     Ok(r)
 }
 
-type BroughtUp = (Arc<Region>, NicRings, Ixgbe<ModelRegs>, Arc<ModelParts>);
+type BroughtUp = (Arc<Region>, NicRings, Ixgbe<ModelRegs>, ModelParts);
 
-/// Plugs model `index` into its cable, starts it and brings the driver up.
-fn bring_up(port: &str, index: usize, opts: &NicOptions) -> Result<BroughtUp, ApiError> {
-    let wire = PipeWire::open(port, opts.wire.as_deref().unwrap_or("ixgbewire"), index)?;
+/// Plugs model `index` into its cable in the set `cables`, starts it and
+/// brings the driver up.
+fn bring_up(
+    port: &str,
+    cables: &str,
+    index: usize,
+    opts: &NicOptions,
+) -> Result<BroughtUp, PortError> {
+    let wire = PipeWire::open(port, cables, index)?;
     let region = region(opts)?;
     let mac = [0x02, 0x00, 0x00, 0x82, 0x59, index as u8];
     let model = IxgbeModel::new(Config::new(mac), Arc::new(RegionDma(region.clone())));
     model.plug(wire.clone());
     let runner = model.start();
     let wire = WireThread::start(wire, Arc::downgrade(&model));
-    let parts = Arc::new(ModelParts {
+    let parts = ModelParts {
         _wire: wire,
         _runner: runner,
-    });
+    };
     let rings = NicRings::allocate(&region, port, opts.rings, opts.slots)?;
     let options = ixgbe::Options {
         promiscuous: opts.promiscuous,
@@ -130,7 +164,7 @@ fn bring_up(port: &str, index: usize, opts: &NicOptions) -> Result<BroughtUp, Ap
         Ok(nic) => Ok((region, rings, nic, parts)),
         Err(source) => {
             rings.free(&region);
-            Err(crate::driver::DriverError::Ixgbe {
+            Err(DriverError::Ixgbe {
                 device: port.to_string(),
                 source,
             }
@@ -151,11 +185,11 @@ struct PipeWire {
 }
 
 impl PipeWire {
-    fn open(port: &str, cables: &str, index: usize) -> Result<Arc<PipeWire>, ApiError> {
+    fn open(port: &str, cables: &str, index: usize) -> Result<Arc<PipeWire>, PortError> {
         let end = if index % 2 == 0 { '{' } else { '}' };
         let pipe = format!("netmap:{cables}{}{end}0", index / 2);
-        let wire = Port::open(&pipe).map_err(|e| match e {
-            ApiError::PipeEndBusy { .. } => ApiError::ModelPortBusy {
+        let wire = super::open(&pipe).map_err(|e| match e {
+            PortError::Api(ApiError::PipeEndBusy { .. }) => PortError::ModelPortBusy {
                 port: port.to_string(),
             },
             e => e,
@@ -281,93 +315,5 @@ impl Drop for WireThread {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-    }
-}
-
-/// A model port with all its queues.
-struct ModelNic {
-    nic: Ixgbe<ModelRegs>,
-    _parts: Arc<ModelParts>,
-}
-
-impl NicBackend for ModelNic {
-    fn txsync(
-        &mut self,
-        region: &Region,
-        ring: usize,
-        mem: &RingMem<'_>,
-        kring: &mut KRing,
-    ) -> Result<(), ApiError> {
-        self.nic.txsync(region, ring, mem, kring)
-    }
-    fn rxsync(
-        &mut self,
-        region: &Region,
-        ring: usize,
-        mem: &RingMem<'_>,
-        kring: &mut KRing,
-    ) -> Result<(), ApiError> {
-        self.nic.rxsync(region, ring, mem, kring)
-    }
-    fn link_up(&self) -> bool {
-        self.nic.link_up()
-    }
-    fn info(&mut self) -> NicInfo {
-        self.nic.info()
-    }
-    fn set_promiscuous(&mut self, on: bool) {
-        Ixgbe::set_promiscuous(&mut self.nic, on)
-    }
-    fn set_mac(&mut self, mac: [u8; 6]) {
-        Ixgbe::set_mac(&mut self.nic, mac)
-    }
-    fn shutdown(&mut self, region: &Region) {
-        self.nic.shutdown(region)
-    }
-    fn arm_wait(&self, _dir: Direction, _ring: usize, _kring: &KRing) -> NicWait {
-        // The model raises no interrupts: sleepers nap and look again.
-        NicWait::Unavailable
-    }
-}
-
-/// One queue pair of a model port, for a `-N` port.
-struct ModelQueue {
-    queue: ixgbe::IxgbeQueue<ModelRegs>,
-    _parts: Arc<ModelParts>,
-}
-
-impl NicBackend for ModelQueue {
-    fn txsync(
-        &mut self,
-        region: &Region,
-        ring: usize,
-        mem: &RingMem<'_>,
-        kring: &mut KRing,
-    ) -> Result<(), ApiError> {
-        self.queue.txsync(region, ring, mem, kring)
-    }
-    fn rxsync(
-        &mut self,
-        region: &Region,
-        ring: usize,
-        mem: &RingMem<'_>,
-        kring: &mut KRing,
-    ) -> Result<(), ApiError> {
-        self.queue.rxsync(region, ring, mem, kring)
-    }
-    fn link_up(&self) -> bool {
-        self.queue.link_up()
-    }
-    fn info(&mut self) -> NicInfo {
-        self.queue.info()
-    }
-    fn set_promiscuous(&mut self, on: bool) {
-        self.queue.set_promiscuous(on)
-    }
-    fn set_mac(&mut self, mac: [u8; 6]) {
-        self.queue.set_mac(mac)
-    }
-    fn shutdown(&mut self, region: &Region) {
-        self.queue.shutdown(region)
     }
 }

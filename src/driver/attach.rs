@@ -1,10 +1,9 @@
-//! Opening NIC ports (`vfio:DDDD:BB:DD.F`): the device is opened through
-//! VFIO, its rings are allocated in the process's NIC region, and that
-//! region's buffer pool is mapped once for DMA into the process's VFIO
-//! container. All NIC ports of a process share the region and the container,
-//! so buffers move between NICs by swapping indices (zero-copy bridging).
+//! Attaching a NIC through VFIO: the device is opened, its rings are
+//! allocated in the process's NIC region, and that region's buffer pool is
+//! mapped once for DMA into the process's VFIO container. All NICs of a
+//! process share the region and the container, so buffers move between
+//! NICs by swapping indices (zero-copy bridging).
 
-use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -13,10 +12,8 @@ use super::e1000::{self, E1000};
 use super::ixgbe::{self, Ixgbe};
 use super::vfio::{Container, ContainerOptions, Device, DmaMap, Interrupts, IrqKind, MappedBar};
 use super::{DriverError, Host, PciAddr};
-use crate::api::abi::Direction;
-use crate::api::nic::{NicBackend, NicInfo, NicRings, NicWait};
-use crate::api::{ApiError, KRing, Port, QueueSet};
-use crate::mem::{Region, RegionConfig, RingMem};
+use crate::api::{Backend, NicParts, NicRings, QueueParts, QueueSet};
+use crate::mem::{Region, RegionConfig};
 
 /// What every NIC port of the process shares.
 struct NicContext {
@@ -40,28 +37,29 @@ static CONTAINER: Mutex<Weak<Container>> = Mutex::new(Weak::new());
 /// mapped into the container once.
 static CONTEXTS: Mutex<Vec<(String, Weak<NicContext>)>> = Mutex::new(Vec::new());
 
-/// How to open a NIC port (from the port name's options).
+/// How to open a NIC.
 #[derive(Clone, Debug)]
 pub struct NicOptions {
+    /// Descriptors (and netmap slots) per ring.
     pub slots: u32,
+    /// Receive every frame, whatever its destination.
     pub promiscuous: bool,
+    /// How long to wait for the link at open.
     pub link_wait: Duration,
+    /// Use VFIO's no-IOMMU mode (needs physical addresses; unsafe).
     pub unsafe_noiommu: bool,
+    /// The shape of the process's NIC region, when this NIC creates it.
     pub region: RegionConfig,
-    /// A named region shared with other ports and processes (`@N` in the
-    /// port name: the region of pipes opened with the same `@N`), instead
-    /// of the process's private NIC region.
+    /// A named region file shared with other ports and processes (the
+    /// region of pipes opened with the same `@N`), instead of the
+    /// process's private NIC region.
     pub shared_region: Option<String>,
-    /// Queue pairs to set up on a multi-queue NIC (`@conf:rings=N`); `-N`
-    /// ports of one process then bind one each.
+    /// Queue pairs to set up on a multi-queue NIC; the queue ports of
+    /// one process then bind one each.
     pub rings: usize,
-    /// Interrupt moderation of each queue's vector, in microseconds
-    /// (`@conf:itr=US`; 0 = an interrupt per event).
+    /// Interrupt moderation of each queue's vector, in microseconds (0 =
+    /// an interrupt per event).
     pub itr_us: u32,
-    /// Model ports only: the cables' name (`@conf:wire=NAME`, default
-    /// `ixgbewire`), so separate experiments (or tests) on one machine do
-    /// not share cables.
-    pub wire: Option<String>,
 }
 
 impl Default for NicOptions {
@@ -80,7 +78,6 @@ impl Default for NicOptions {
             shared_region: None,
             rings: 1,
             itr_us: 20,
-            wire: None,
         }
     }
 }
@@ -160,73 +157,21 @@ fn open_device(addr: PciAddr, opts: &NicOptions) -> Result<(Arc<NicContext>, Dev
     Ok((ctx, device))
 }
 
-/// A NIC driven through VFIO: the driver plus what must outlive it.
-/// Fields drop in order: the driver (and its BAR mapping), the device, then
-/// the shared context (which unmaps DMA when the last port goes).
-struct VfioNic {
-    nic: E1000<MappedBar>,
-    /// The device's interrupt, when VFIO offers one (INTx on 8254x, MSI on
-    /// 82574L).
-    irq: Option<Interrupts>,
-    _device: Device,
+/// What a VFIO NIC's driver needs alive: the device (closed after the
+/// driver and its BAR mapping are gone) and the process's shared context
+/// (which unmaps DMA when its last NIC goes). Fields drop in order.
+struct Attachment {
+    _device: Arc<Device>,
     _ctx: Arc<NicContext>,
 }
 
-impl NicBackend for VfioNic {
-    fn txsync(
-        &mut self,
-        region: &Region,
-        ring: usize,
-        mem: &RingMem<'_>,
-        kring: &mut KRing,
-    ) -> Result<(), ApiError> {
-        self.nic.txsync(region, ring, mem, kring)
-    }
-    fn rxsync(
-        &mut self,
-        region: &Region,
-        ring: usize,
-        mem: &RingMem<'_>,
-        kring: &mut KRing,
-    ) -> Result<(), ApiError> {
-        self.nic.rxsync(region, ring, mem, kring)
-    }
-    fn link_up(&self) -> bool {
-        self.nic.link_up()
-    }
-    fn info(&mut self) -> NicInfo {
-        self.nic.info()
-    }
-    fn set_promiscuous(&mut self, on: bool) {
-        self.nic.set_promiscuous(on)
-    }
-    fn set_mac(&mut self, mac: [u8; 6]) {
-        self.nic.set_mac(mac)
-    }
-    fn shutdown(&mut self, region: &Region) {
-        self.nic.shutdown(region)
-    }
-    fn arm_wait(&self, dir: Direction, _ring: usize, kring: &KRing) -> NicWait {
-        let Some(irq) = &self.irq else {
-            return NicWait::Unavailable;
-        };
-        // Drain old signals first, so the fd wakes us only for new ones.
-        let _ = irq.take(0);
-        if self.nic.arm_interrupts(dir, kring) {
-            return NicWait::Ready;
-        }
-        NicWait::Fd(irq.eventfd(0).as_raw_fd())
-    }
-    fn disarm_wait(&self) {
-        self.nic.disarm_interrupts();
-        if let Some(irq) = &self.irq {
-            // INTx stays masked by the kernel after it fired, until the
-            // cause is cleared at the device (done above) and we unmask.
-            if irq.kind() == IrqKind::Intx {
-                let _ = irq.unmask_intx();
-            }
-        }
-    }
+/// What opening a NIC gives: the whole NIC for one port, or the set of its
+/// queue pairs that `-N` ports of the process share.
+pub enum OpenedNic {
+    /// Every ring of the NIC, for one port.
+    Whole(NicParts),
+    /// The NIC's queue pairs (see [`QueueSet`]).
+    Queues(Arc<QueueSet>),
 }
 
 /// The interrupt VFIO can give us for this device: MSI where offered (one
@@ -251,95 +196,82 @@ fn enable_irq(device: &Device) -> Option<Interrupts> {
     None
 }
 
-/// Opens `addr` as a port named `name`: all its rings, or with `queue`
-/// (`-N`) one queue pair of a multi-queue NIC, which the other `-N` ports
-/// of the process share (see [`QueueSet`]).
+/// Opens the NIC at `addr`: all its rings, or with `queue` (`-N`) the
+/// set of queue pairs of a multi-queue NIC, which the `-N` ports of the
+/// process share (see [`QueueSet`]).
 pub fn open(
-    name: &str,
     addr: PciAddr,
     opts: &NicOptions,
     queue: Option<usize>,
-) -> Result<Port, ApiError> {
+) -> Result<OpenedNic, DriverError> {
     let key = format!("vfio:{addr}");
     if let Some(set) = queue.and_then(|_| QueueSet::find(&key)) {
-        return Port::from_queue(name, &set, queue.unwrap_or_default());
+        return Ok(OpenedNic::Queues(set));
     }
     let (ctx, device) = open_device(addr, opts)?;
+    let device = Arc::new(device);
     let (vendor, device_id) = (device.config_u16(0)?, device.config_u16(2)?);
     if let Some(chip) = ixgbe::Chip::from_device_id(vendor, device_id) {
-        return match queue {
-            None => {
-                let (nic, irq, rings) = init_ixgbe(addr, chip, &ctx, &device, opts)?;
-                let backend = VfioIxgbe {
-                    nic,
-                    irq,
-                    _device: device,
-                    _ctx: ctx.clone(),
-                };
-                Ok(Port::from_nic(
-                    name,
-                    ctx.region.clone(),
-                    rings,
-                    Box::new(backend),
-                ))
-            }
-            Some(q) => {
-                let set = QueueSet::find_or_create(&key, || {
-                    let (nic, irq, rings) = init_ixgbe(addr, chip, &ctx, &device, opts)?;
-                    let (irq, device) = (irq.map(Arc::new), Arc::new(device));
-                    let queues = ixgbe::split(nic)
-                        .into_iter()
-                        .map(|queue| {
-                            Box::new(VfioIxgbeQueue {
-                                queue,
-                                irq: irq.clone(),
-                                _device: device.clone(),
-                                _ctx: ctx.clone(),
-                            }) as Box<dyn NicBackend>
-                        })
-                        .collect();
-                    Ok((ctx.region.clone(), rings, queues))
-                })?;
-                Port::from_queue(name, &set, q)
-            }
+        let (mut nic, rings) = init_ixgbe(addr, chip, &ctx, &device, opts)?;
+        if let Some(irq) = enable_msix(addr, &device, &nic, opts) {
+            nic.attach_interrupts(irq);
+        }
+        let keep_alive = Attachment {
+            _device: device,
+            _ctx: ctx.clone(),
         };
+        return Ok(match queue {
+            None => OpenedNic::Whole(NicParts {
+                region: ctx.region.clone(),
+                rings,
+                backend: Box::new(nic),
+                keep_alive: Box::new(keep_alive),
+            }),
+            Some(_) => OpenedNic::Queues(QueueSet::find_or_create(&key, || {
+                let queues = ixgbe::split(nic)
+                    .into_iter()
+                    .map(|queue| Box::new(queue) as Box<dyn Backend>)
+                    .collect();
+                Ok::<_, DriverError>(QueueParts {
+                    region: ctx.region.clone(),
+                    rings,
+                    queues,
+                    keep_alive: Box::new(keep_alive),
+                })
+            })?),
+        });
     }
     let Some(model) = e1000::Model::from_device_id(vendor, device_id) else {
         return Err(DriverError::UnsupportedDevice {
             addr: addr.to_string(),
             vendor,
             device: device_id,
-        }
-        .into());
+        });
     };
     e1000_queue_request(addr, model, opts.rings, queue)?;
     device.enable_bus_master()?;
     let bar = device.map_bar(0)?;
     let region = &ctx.region;
     let rings = NicRings::allocate(region, &addr.to_string(), 1, opts.slots)?;
-    let nic = init_e1000(bar, model, &ctx, &rings, opts, addr);
-    match nic {
-        Ok(nic) => {
-            nic.disarm_interrupts();
-            let irq = enable_irq(&device);
-            let backend = VfioNic {
-                nic,
-                irq,
-                _device: device,
-                _ctx: ctx.clone(),
-            };
-            Ok(Port::from_nic(
-                name,
-                ctx.region.clone(),
-                rings,
-                Box::new(backend),
-            ))
-        }
+    let mut nic = match init_e1000(bar, model, &ctx, &rings, opts, addr) {
+        Ok(nic) => nic,
         Err(e) => {
             rings.free(region);
-            Err(e.into())
+            return Err(e);
         }
+    };
+    if let Some(irq) = enable_irq(&device) {
+        nic.attach_interrupts(irq);
     }
+    Ok(OpenedNic::Whole(NicParts {
+        region: ctx.region.clone(),
+        rings,
+        backend: Box::new(nic),
+        keep_alive: Box::new(Attachment {
+            _device: device,
+            _ctx: ctx,
+        }),
+    }))
 }
 
 fn init_e1000(
@@ -390,7 +322,7 @@ fn init_ixgbe(
     ctx: &NicContext,
     device: &Device,
     opts: &NicOptions,
-) -> Result<(Ixgbe<MappedBar>, Option<Interrupts>, NicRings), ApiError> {
+) -> Result<(Ixgbe<MappedBar>, NicRings), DriverError> {
     device.enable_bus_master()?;
     let bar = device.map_bar(0)?;
     let region = &ctx.region;
@@ -400,19 +332,28 @@ fn init_ixgbe(
         link_wait: opts.link_wait,
         ..ixgbe::Options::default()
     };
-    let nic = match Ixgbe::init(bar, chip, region, ctx.window, &rings, ixgbe_opts) {
-        Ok(nic) => nic,
+    match Ixgbe::init(bar, chip, region, ctx.window, &rings, ixgbe_opts) {
+        Ok(nic) => Ok((nic, rings)),
         Err(source) => {
             rings.free(region);
-            return Err(DriverError::Ixgbe {
+            Err(DriverError::Ixgbe {
                 device: format!("{addr} ({})", chip.name()),
                 source,
-            }
-            .into());
+            })
         }
-    };
+    }
+}
+
+/// One MSI-X vector per queue pair (the first 16), masked until a poll
+/// sleeps; `None` (and waits nap) if VFIO offers none.
+fn enable_msix(
+    addr: PciAddr,
+    device: &Device,
+    nic: &Ixgbe<MappedBar>,
+    opts: &NicOptions,
+) -> Option<Interrupts> {
     let vectors = opts.rings.min(16);
-    let irq = match device.enable_interrupts(IrqKind::Msix, vectors as u32) {
+    match device.enable_interrupts(IrqKind::Msix, vectors as u32) {
         Ok(irq) => {
             for q in 0..vectors {
                 nic.route_queue_interrupt(q, q as u8, opts.itr_us);
@@ -425,128 +366,6 @@ fn init_ixgbe(
             log::warn!("{addr}: MSI-X unavailable ({e}); poll() will nap instead of sleeping");
             None
         }
-    };
-    Ok((nic, irq, rings))
-}
-
-/// An ixgbe NIC, all queues in one port.
-struct VfioIxgbe {
-    nic: Ixgbe<MappedBar>,
-    irq: Option<Interrupts>,
-    _device: Device,
-    _ctx: Arc<NicContext>,
-}
-
-impl NicBackend for VfioIxgbe {
-    fn txsync(
-        &mut self,
-        region: &Region,
-        ring: usize,
-        mem: &RingMem<'_>,
-        kring: &mut KRing,
-    ) -> Result<(), ApiError> {
-        self.nic.txsync(region, ring, mem, kring)
-    }
-    fn rxsync(
-        &mut self,
-        region: &Region,
-        ring: usize,
-        mem: &RingMem<'_>,
-        kring: &mut KRing,
-    ) -> Result<(), ApiError> {
-        self.nic.rxsync(region, ring, mem, kring)
-    }
-    fn link_up(&self) -> bool {
-        self.nic.link_up()
-    }
-    fn info(&mut self) -> NicInfo {
-        self.nic.info()
-    }
-    fn set_promiscuous(&mut self, on: bool) {
-        Ixgbe::set_promiscuous(&mut self.nic, on)
-    }
-    fn set_mac(&mut self, mac: [u8; 6]) {
-        Ixgbe::set_mac(&mut self.nic, mac)
-    }
-    fn shutdown(&mut self, region: &Region) {
-        self.nic.shutdown(region)
-    }
-    fn arm_wait(&self, dir: Direction, ring: usize, kring: &KRing) -> NicWait {
-        match &self.irq {
-            Some(irq) if ring < irq.count() => {
-                let _ = irq.take(ring);
-                if self.nic.arm_queue_interrupt(dir, ring, kring) {
-                    NicWait::Ready
-                } else {
-                    NicWait::Fd(irq.eventfd(ring).as_raw_fd())
-                }
-            }
-            _ => NicWait::Unavailable,
-        }
-    }
-    fn disarm_wait(&self) {
-        self.nic.disarm_queue_interrupts();
-    }
-}
-
-/// One queue pair of an ixgbe NIC, for a `-N` port.
-struct VfioIxgbeQueue {
-    queue: ixgbe::IxgbeQueue<MappedBar>,
-    irq: Option<Arc<Interrupts>>,
-    _device: Arc<Device>,
-    _ctx: Arc<NicContext>,
-}
-
-impl NicBackend for VfioIxgbeQueue {
-    fn txsync(
-        &mut self,
-        region: &Region,
-        ring: usize,
-        mem: &RingMem<'_>,
-        kring: &mut KRing,
-    ) -> Result<(), ApiError> {
-        self.queue.txsync(region, ring, mem, kring)
-    }
-    fn rxsync(
-        &mut self,
-        region: &Region,
-        ring: usize,
-        mem: &RingMem<'_>,
-        kring: &mut KRing,
-    ) -> Result<(), ApiError> {
-        self.queue.rxsync(region, ring, mem, kring)
-    }
-    fn link_up(&self) -> bool {
-        self.queue.link_up()
-    }
-    fn info(&mut self) -> NicInfo {
-        self.queue.info()
-    }
-    fn set_promiscuous(&mut self, on: bool) {
-        self.queue.set_promiscuous(on)
-    }
-    fn set_mac(&mut self, mac: [u8; 6]) {
-        self.queue.set_mac(mac)
-    }
-    fn shutdown(&mut self, region: &Region) {
-        self.queue.shutdown(region)
-    }
-    fn arm_wait(&self, dir: Direction, _ring: usize, kring: &KRing) -> NicWait {
-        let vector = self.queue.index();
-        match &self.irq {
-            Some(irq) if vector < irq.count() => {
-                let _ = irq.take(vector);
-                if self.queue.arm_interrupt(dir, kring) {
-                    NicWait::Ready
-                } else {
-                    NicWait::Fd(irq.eventfd(vector).as_raw_fd())
-                }
-            }
-            _ => NicWait::Unavailable,
-        }
-    }
-    fn disarm_wait(&self) {
-        self.queue.disarm_interrupt();
     }
 }
 
