@@ -26,8 +26,10 @@ pub use host::Host;
 pub use pci_addr::PciAddr;
 pub use regs::{Mmio, RegisterAccess};
 
-// Extension points for the NIC drivers: `pci_ids::NicFamily` selects the
-// driver for a device; drivers take `impl RegisterAccess` (a `vfio::MappedBar`
-// on hardware, a software model in tests) and a `vfio::DmaMap` for memory;
-// `info::DeviceReport::nic_state` is where `vfio-netmap info` shows link
-// state, MAC address and counters once a driver can read them.
+// Extension points for the NIC drivers: `pci_ids::driver_for` selects the
+// driver for a device (a new driver adds a `pci_ids::DriverKind` variant and
+// its rows to `pci_ids::SUPPORTED_NICS`); drivers take `impl RegisterAccess`
+// (a `vfio::MappedBar` on hardware, a software model in tests) and a
+// `vfio::DmaMap` for memory; `info::DeviceReport::nic_state` is where
+// `vfio-netmap info` shows link state, MAC address and counters once a
+// driver can read them.

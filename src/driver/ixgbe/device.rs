@@ -10,6 +10,7 @@ use crate::api::abi::Direction;
 use crate::api::nic::{NicBackend, NicInfo, NicRings};
 use crate::api::{ApiError, KRing};
 use crate::driver::desc_ring::{DescRing, DmaWindow};
+use crate::driver::pci_ids::{self, DriverKind};
 use crate::driver::regs::RegisterAccess;
 use crate::mem::{MemError, Region, RingMem};
 
@@ -32,26 +33,19 @@ pub struct Chip {
 }
 
 impl Chip {
-    /// The ixgbe-family PF device ids we drive (Linux `ixgbe_type.h`).
+    /// The chip of a device this driver opens, from the one driver table
+    /// ([`pci_ids::SUPPORTED_NICS`](crate::driver::pci_ids::SUPPORTED_NICS),
+    /// which holds the ixgbe-family PF device ids of Linux `ixgbe_type.h`
+    /// that we drive); `None` for any other device, including e1000 ones.
     pub fn from_device_id(vendor: u16, device: u16) -> Option<Chip> {
-        if vendor != 0x8086 {
-            return None;
+        match pci_ids::driver_for(vendor, device)?.driver {
+            DriverKind::Ixgbe(chip) => Some(chip),
+            DriverKind::E1000(_) => None,
         }
-        let mac = match device {
-            0x10f7 | 0x1514 | 0x1517 | 0x151c | 0x10f9 | 0x10fb | 0x152a | 0x1529 | 0x1507
-            | 0x154d | 0x1557 | 0x10fc | 0x10f8 | 0x154f | 0x154a | 0x1558 => MacType::I82599,
-            0x1528 | 0x1560 => MacType::X540,
-            0x1563 | 0x15d1 => MacType::X550,
-            0x15aa..=0x15ae => MacType::X550EmX,
-            0x15c2 | 0x15c3 | 0x15c4 | 0x15c6 | 0x15c7 | 0x15ce => MacType::X550EmA,
-            _ => return None,
-        };
-        Some(Chip {
-            mac,
-            device_id: device,
-        })
     }
 
+    /// The MAC generation's name, shared by all its devices (the driver
+    /// table, `pci_ids::SUPPORTED_NICS`, names each device).
     pub fn name(self) -> &'static str {
         match self.mac {
             MacType::I82599 => "82599 (ixgbe)",
