@@ -106,7 +106,7 @@ fn nic_state(host: &Host, addr: PciAddr) -> Result<Option<Vec<(String, String)>>
     let bar = device.map_bar(0)?;
     Ok(Some(match nic.driver {
         DriverKind::E1000(_) => e1000::device::read_state(&bar),
-        DriverKind::Ixgbe(_) => ixgbe::device::read_state(&bar),
+        DriverKind::Ixgbe(chip) => ixgbe::device::read_chip_state(&bar, chip),
     }))
 }
 

@@ -153,11 +153,7 @@ impl<R: RegisterAccess + Send + Sync> NicBackend for IxgbeQueue<R> {
         stats.queue = self.rx.errors;
         let l = s.regs.read32(LINKS);
         let up = l != u32::MAX && l & LINKS_UP != 0;
-        let speed = up.then_some(match l & LINKS_SPEED_MASK {
-            LINKS_SPEED_10G => 10_000,
-            LINKS_SPEED_1G => 1000,
-            _ => 100,
-        });
+        let speed = s.chip.mac.links_speed(l);
         NicInfo {
             model: s.chip.name().to_string(),
             mac: *s.mac.lock().unwrap_or_else(|e| e.into_inner()),
