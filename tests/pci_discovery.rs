@@ -4,8 +4,9 @@
 use vfio_netmap::driver::config::{BarKind, parse_config, parse_resource};
 use vfio_netmap::driver::fake_host::{FakeDevice, FakeHost};
 use vfio_netmap::driver::pci::{self, GroupMember};
+use vfio_netmap::driver::pci_ids::{self, DriverKind, Support};
 use vfio_netmap::driver::routes::{parse_ipv4_routes, parse_ipv6_routes, routed_interfaces};
-use vfio_netmap::driver::{DriverError, PciAddr, pci_ids};
+use vfio_netmap::driver::{DriverError, PciAddr, e1000, ixgbe};
 
 const IPV4_ROUTES: &str = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
 eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
@@ -70,7 +71,8 @@ fn lists_network_devices_with_everything_sysfs_knows() {
         (e1000.vendor, e1000.device, e1000.class),
         (0x8086, 0x100e, 0x020000)
     );
-    assert_eq!(e1000.supported_name, Some("82540EM (e1000)"));
+    assert_eq!(e1000.support.name(), Some("82540EM (e1000)"));
+    assert!(e1000.support.is_supported());
     assert_eq!(e1000.driver.as_deref(), Some("e1000"));
     assert_eq!(e1000.numa_node, Some(0));
     assert_eq!(e1000.interfaces, ["eth0"]);
@@ -86,17 +88,24 @@ fn lists_network_devices_with_everything_sysfs_knows() {
     );
 
     let e1000e = &devices[1];
-    assert_eq!(e1000e.supported_name, Some("82574L (e1000e)"));
+    assert_eq!(e1000e.support.name(), Some("82574L (e1000e)"));
+    assert!(e1000e.support.is_supported());
     assert!(e1000e.active, "ens4 has an IPv6 route");
     assert_eq!(e1000e.numa_node, None, "-1 means no NUMA information");
 
     let igb = &devices[2];
+    assert!(
+        !igb.support.is_supported(),
+        "no driver opens an 82576: {:?}",
+        igb.support
+    );
+    assert_eq!(igb.support.name(), Some("82576 (igb)"), "known by name");
     assert!(igb.on_vfio());
     assert!(!igb.active);
     assert!(igb.iommu_group.as_ref().unwrap().viable());
 
     let unknown = &devices[3];
-    assert_eq!(unknown.supported_name, None);
+    assert_eq!(unknown.support, Support::Unknown);
     assert_eq!(unknown.driver, None);
 }
 
@@ -165,7 +174,8 @@ fn virtio_interfaces_are_found_under_the_virtio_child() {
     .unwrap();
     let d = pci::device(fake.host(), addr("0000:00:06.0")).unwrap();
     assert_eq!(d.interfaces, ["enp0s6"]);
-    assert_eq!(d.supported_name, Some("virtio-net (modern)"));
+    assert_eq!(d.support.name(), Some("virtio-net (modern)"));
+    assert!(!d.support.is_supported(), "no virtio-net driver yet");
 }
 
 #[test]
@@ -192,39 +202,66 @@ fn missing_proc_files_mean_no_routes() {
 }
 
 #[test]
-fn supported_ids_and_unsupported_error() {
-    for (device, family) in [
-        (0x100e, "e1000"),
-        (0x10fb, "ixgbe"),
-        (0x1528, "ixgbe"),
-        (0x15ad, "ixgbe"),
-        (0x10c9, "igb"),
+fn the_driver_table_names_each_devices_driver() {
+    for (device, name) in [
+        (0x100e, "82540EM (e1000)"),
+        (0x100f, "82545EM (e1000)"),
+        (0x10d3, "82574L (e1000e)"),
     ] {
-        assert!(
-            pci_ids::lookup(0x8086, device)
-                .unwrap()
-                .name
-                .contains(family),
-            "{device:04x}"
+        let nic = pci_ids::driver_for(0x8086, device).unwrap();
+        assert_eq!(nic.name, name);
+        assert_eq!(
+            nic.driver,
+            DriverKind::E1000(e1000::Model::from_device_id(0x8086, device).unwrap())
         );
     }
-    assert!(pci_ids::lookup(0x1af4, 0x1000).is_some());
+    // Every ixgbe id, including the 82599, X552 and X553 ids the table once
+    // left out while the driver opened them.
     let ixgbe_ids = [
-        0x10fb, 0x10fc, 0x1557, 0x10f8, 0x154d, 0x10f7, 0x1517, 0x10f9, 0x1514, 0x1507, 0x154a,
-        0x1529, 0x151c,
+        0x10f7, 0x1514, 0x1517, 0x151c, 0x10f9, 0x10fb, 0x152a, 0x1529, 0x1507, 0x154d, 0x1557,
+        0x10fc, 0x10f8, 0x154f, 0x154a, 0x1558, 0x1528, 0x1560, 0x1563, 0x15d1, 0x15aa, 0x15ab,
+        0x15ac, 0x15ad, 0x15ae, 0x15c2, 0x15c3, 0x15c4, 0x15c6, 0x15c7, 0x15ce,
     ];
-    assert!(
-        ixgbe_ids
-            .iter()
-            .all(|&d| pci_ids::lookup(0x8086, d).is_some())
-    );
+    for device in ixgbe_ids {
+        let nic = pci_ids::driver_for(0x8086, device).unwrap_or_else(|| panic!("{device:04x}"));
+        let chip = ixgbe::Chip::from_device_id(0x8086, device).unwrap();
+        assert_eq!(nic.driver, DriverKind::Ixgbe(chip), "{device:04x}");
+        assert!(nic.name.contains("ixgbe"), "{device:04x}: {}", nic.name);
+    }
+    assert_eq!(pci_ids::SUPPORTED_NICS.len(), 3 + ixgbe_ids.len());
+    // Known NICs without a driver are not in the driver table.
+    for (vendor, device) in [(0x8086, 0x10c9), (0x1af4, 0x1000), (0x1af4, 0x1041)] {
+        assert_eq!(pci_ids::driver_for(vendor, device), None);
+        assert!(!Support::of(vendor, device).is_supported());
+    }
+}
+
+#[test]
+fn unsupported_device_error_lists_only_what_a_driver_opens() {
     let err = pci_ids::require_supported(addr("0000:00:05.0"), 0x10ec, 0x8139)
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("10ec:8139") && err.contains("8086:100e 82540EM") && err.contains("1af4:1041"),
+        err.contains("0000:00:05.0 (10ec:8139) is not a NIC vfio-netmap can drive")
+            && err.contains("`vfio-netmap status`")
+            && err.contains("8086:100e 82540EM (e1000)")
+            && err.contains("8086:15ce X553 SFP+ (ixgbe)"),
         "{err}"
     );
+    for gone in ["1af4:1041", "1af4:1000", "8086:10c9"] {
+        assert!(!err.contains(gone), "{gone} has no driver: {err}");
+    }
+    let err = pci_ids::require_supported(addr("0000:00:04.0"), 0x8086, 0x10c9)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("0000:00:04.0 (8086:10c9 82576 (igb)) has no vfio-netmap driver yet: ")
+            && err.contains("supported: 8086:100e"),
+        "{err}"
+    );
+    let nic = pci_ids::require_supported(addr("0000:00:03.0"), 0x8086, 0x1563).unwrap();
+    assert_eq!(nic.name, "X550-T (ixgbe)");
+    assert!(matches!(nic.driver, DriverKind::Ixgbe(c) if c.mac == ixgbe::MacType::X550));
 }
 
 /// A config space with MSI (4 vectors), MSI-X (5 vectors, table in BAR3) and

@@ -292,6 +292,77 @@ fn json_status_is_valid_and_complete() {
     assert_eq!(devices[2].get("numa_node"), &Value::Null);
 }
 
+/// An igb and a virtio-net NIC (QEMU offers both; no driver opens them) and
+/// an X553, which the ixgbe driver opens.
+fn mixed_host() -> FakeHost {
+    let fake = FakeHost::new("status-support");
+    let mut igb = FakeDevice::e1000("0000:00:02.0", 3);
+    igb.device = 0x10c9;
+    igb.driver = Some("igb");
+    fake.add_device(&igb);
+    let mut virtio = FakeDevice::e1000("0000:00:03.0", 4);
+    virtio.vendor = 0x1af4;
+    virtio.device = 0x1041;
+    virtio.driver = Some("virtio-pci");
+    fake.add_device(&virtio);
+    let mut x553 = FakeDevice::e1000("0000:00:04.0", 5);
+    x553.device = 0x15c4;
+    x553.driver = Some("vfio-pci");
+    fake.add_device(&x553);
+    fake
+}
+
+#[test]
+fn status_says_which_devices_a_driver_opens() {
+    let fake = mixed_host();
+    let devices = pci::network_devices(fake.host()).unwrap();
+    let text = status::render_text(&devices);
+    for line in [
+        "0000:00:02.0 '82576 (igb): no driver yet' 8086:10c9 drv=igb",
+        "0000:00:03.0 'virtio-net (modern): no driver yet' 1af4:1041 drv=virtio-pci",
+        "0000:00:04.0 'X553 SFP+ N (ixgbe)' 8086:15c4 drv=vfio-pci",
+    ] {
+        assert!(text.contains(line), "no `{line}` in\n{text}");
+    }
+    let json = status::render_json(&devices);
+    let doc = Parser::parse(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let got: Vec<(&str, &str, &Value)> = doc
+        .get("devices")
+        .arr()
+        .iter()
+        .map(|d| {
+            (
+                d.get("address").str(),
+                d.get("name").str(),
+                d.get("supported"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("0000:00:02.0", "82576 (igb)", &Value::Bool(false)),
+            ("0000:00:03.0", "virtio-net (modern)", &Value::Bool(false)),
+            ("0000:00:04.0", "X553 SFP+ N (ixgbe)", &Value::Bool(true)),
+        ]
+    );
+}
+
+#[test]
+fn cli_status_json_says_a_virtio_nic_is_not_supported() {
+    let fake = mixed_host();
+    let (ok, out, err) = cli(&fake, &["status", "--json"]);
+    assert!(ok, "{err}");
+    let doc = Parser::parse(out.trim()).unwrap();
+    let virtio = doc
+        .get("devices")
+        .arr()
+        .iter()
+        .find(|d| d.get("vendor").str() == "1af4")
+        .unwrap();
+    assert_eq!(virtio.get("supported"), &Value::Bool(false), "{out}");
+}
+
 #[test]
 fn json_strings_are_escaped() {
     let nasty = "a\"b\\c\nd\te\u{1}f\u{7f}g é 😀";

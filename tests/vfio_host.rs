@@ -305,7 +305,7 @@ fn every_error_message_names_the_fix() {
                 vendor: 0x10ec,
                 device: 0x8139,
             },
-            &["supported:", "8086:10c9 82576"],
+            &["supported:", "8086:100e 82540EM"],
         ),
         (
             DriverError::OneQueuePair {

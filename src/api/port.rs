@@ -311,6 +311,7 @@ impl Port {
 
     /// Whether two ports live in the same memory, so buffer indices mean the
     /// same buffers in both (zero-copy swaps between them are possible).
+    #[inline]
     pub fn shares_region_with(&self, other: &Port) -> bool {
         Arc::ptr_eq(&self.region, &other.region)
             || (self.region.name() == other.region.name()
@@ -348,31 +349,29 @@ impl Port {
 
     /// txsync of bound TX ring `i` only.
     pub fn txsync_ring(&mut self, i: usize) -> Result<(), ApiError> {
-        self.sync(Direction::Tx, i)
+        self.sync::<true>(i)
     }
 
     /// rxsync of bound RX ring `i` only.
     pub fn rxsync_ring(&mut self, i: usize) -> Result<(), ApiError> {
-        self.sync(Direction::Rx, i)
+        self.sync::<false>(i)
     }
 
     /// netmap's sync of one ring: check the application's indices, let the
     /// backend move slots, publish `tail`. A bad slot still publishes what
-    /// moved before it.
+    /// moved before it. `TX` picks the direction at compile time: this is
+    /// every packet's path.
     #[inline]
-    fn sync(&mut self, dir: Direction, i: usize) -> Result<(), ApiError> {
-        let rings = if dir == Direction::Tx {
-            &mut self.tx
-        } else {
-            &mut self.rx
-        };
+    fn sync<const TX: bool>(&mut self, i: usize) -> Result<(), ApiError> {
+        let rings = if TX { &mut self.tx } else { &mut self.rx };
         let (Some((off, kring)), Some(backend)) = (rings.get_mut(i), self.backend.as_mut()) else {
+            let dir = if TX { Direction::Tx } else { Direction::Rx };
             return Err(self.no_ring(dir, i));
         };
         let mem = self.region.ring(*off, kring.num_slots);
         let head = kring.prologue(&mem)?;
         let before = kring.hwtail;
-        let result = if dir == Direction::Tx {
+        let result = if TX {
             backend.txsync(&self.region, &mem, kring, head)
         } else {
             backend.rxsync(&self.region, &mem, kring, head)

@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::desc_ring::{self, DmaWindow};
 use super::e1000::{self, E1000};
 use super::ixgbe::{self, Ixgbe};
+use super::pci_ids::{self, DriverKind};
 use super::vfio::{Container, ContainerOptions, Device, DmaMap, Interrupts, IrqKind, MappedBar};
 use super::{DriverError, Host, PciAddr};
 use crate::api::{Backend, NicParts, NicRings, QueueParts, QueueSet};
@@ -211,43 +212,63 @@ pub fn open(
     let (ctx, device) = open_device(addr, opts)?;
     let device = Arc::new(device);
     let (vendor, device_id) = (device.config_u16(0)?, device.config_u16(2)?);
-    if let Some(chip) = ixgbe::Chip::from_device_id(vendor, device_id) {
-        let (mut nic, rings) = init_ixgbe(addr, chip, &ctx, &device, opts)?;
-        if let Some(irq) = enable_msix(addr, &device, &nic, opts) {
-            nic.attach_interrupts(irq);
-        }
-        let keep_alive = Attachment {
-            _device: device,
-            _ctx: ctx.clone(),
-        };
-        return Ok(match queue {
-            None => OpenedNic::Whole(NicParts {
-                region: ctx.region.clone(),
-                rings,
-                backend: Box::new(nic),
-                keep_alive: Box::new(keep_alive),
-            }),
-            Some(_) => OpenedNic::Queues(QueueSet::find_or_create(&key, || {
-                let queues = ixgbe::split(nic)
-                    .into_iter()
-                    .map(|queue| Box::new(queue) as Box<dyn Backend>)
-                    .collect();
-                Ok::<_, DriverError>(QueueParts {
-                    region: ctx.region.clone(),
-                    rings,
-                    queues,
-                    keep_alive: Box::new(keep_alive),
-                })
-            })?),
-        });
+    match pci_ids::require_supported(addr, vendor, device_id)?.driver {
+        DriverKind::Ixgbe(chip) => open_ixgbe(addr, chip, ctx, device, opts, queue.map(|_| key)),
+        DriverKind::E1000(model) => open_e1000(addr, model, ctx, device, opts, queue),
     }
-    let Some(model) = e1000::Model::from_device_id(vendor, device_id) else {
-        return Err(DriverError::UnsupportedDevice {
-            addr: addr.to_string(),
-            vendor,
-            device: device_id,
-        });
+}
+
+/// An ixgbe-family NIC: all its queues for one port, or (with `set_key`)
+/// split into the per-queue backends of a [`QueueSet`].
+fn open_ixgbe(
+    addr: PciAddr,
+    chip: ixgbe::Chip,
+    ctx: Arc<NicContext>,
+    device: Arc<Device>,
+    opts: &NicOptions,
+    set_key: Option<String>,
+) -> Result<OpenedNic, DriverError> {
+    let (mut nic, rings) = init_ixgbe(addr, chip, &ctx, &device, opts)?;
+    if let Some(irq) = enable_msix(addr, &device, &nic, opts) {
+        nic.attach_interrupts(irq);
+    }
+    let region = ctx.region.clone();
+    let keep_alive = Attachment {
+        _device: device,
+        _ctx: ctx,
     };
+    let Some(key) = set_key else {
+        return Ok(OpenedNic::Whole(NicParts {
+            region,
+            rings,
+            backend: Box::new(nic),
+            keep_alive: Box::new(keep_alive),
+        }));
+    };
+    let set = QueueSet::find_or_create(&key, || {
+        let queues = ixgbe::split(nic)
+            .into_iter()
+            .map(|queue| Box::new(queue) as Box<dyn Backend>)
+            .collect();
+        Ok::<_, DriverError>(QueueParts {
+            region,
+            rings,
+            queues,
+            keep_alive: Box::new(keep_alive),
+        })
+    })?;
+    Ok(OpenedNic::Queues(set))
+}
+
+/// An e1000-family NIC: one queue pair, for one port.
+fn open_e1000(
+    addr: PciAddr,
+    model: e1000::Model,
+    ctx: Arc<NicContext>,
+    device: Arc<Device>,
+    opts: &NicOptions,
+    queue: Option<usize>,
+) -> Result<OpenedNic, DriverError> {
     e1000_queue_request(addr, model, opts.rings, queue)?;
     device.enable_bus_master()?;
     let bar = device.map_bar(0)?;

@@ -35,6 +35,19 @@ fn supported_list() -> String {
     super::pci_ids::supported_summary()
 }
 
+/// What an unsupported device is: "(8086:10c9 82576 (igb)) has no vfio-netmap
+/// driver yet" for a NIC vfio-netmap knows without a driver, "(10ec:8139) is
+/// not a NIC vfio-netmap can drive" otherwise.
+fn unsupported_what(vendor: u16, device: u16) -> String {
+    match super::pci_ids::known_without_driver(vendor, device) {
+        Some(nic) => format!(
+            "({vendor:04x}:{device:04x} {}) has no vfio-netmap driver yet",
+            nic.name
+        ),
+        None => format!("({vendor:04x}:{device:04x}) is not a NIC vfio-netmap can drive"),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
     #[error(transparent)]
@@ -226,7 +239,9 @@ pub enum DriverError {
     NotPhysicallyContiguous { vaddr: usize, len: usize },
 
     #[error(
-        "{addr} ({vendor:04x}:{device:04x}) is not a NIC vfio-netmap can drive; supported: {}",
+        "{addr} {}: open one of the supported NICs instead (`vfio-netmap status` names each \
+         device and whether it is supported); supported: {}",
+        unsupported_what(*.vendor, *.device),
         supported_list()
     )]
     UnsupportedDevice {

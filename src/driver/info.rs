@@ -10,10 +10,12 @@ use super::error::DriverError;
 use super::host::Host;
 use super::pci::{self, PciDevice};
 use super::pci_addr::PciAddr;
+use super::pci_ids::{self, DriverKind};
 use super::status::device_line;
 use super::vfio::{
     Container, ContainerOptions, Device, DeviceInfo, IommuInfo, IrqInfo, IrqKind, RegionInfo,
 };
+use super::{e1000, ixgbe};
 
 /// What VFIO reports for an opened device.
 #[derive(Clone, Debug)]
@@ -98,15 +100,14 @@ fn nic_state(host: &Host, addr: PciAddr) -> Result<Option<Vec<(String, String)>>
     let container: Arc<Container> = Container::open(host, ContainerOptions::default())?;
     let device = Device::open(&container, addr)?;
     let (vendor, id) = (device.config_u16(0)?, device.config_u16(2)?);
-    if crate::driver::e1000::Model::from_device_id(vendor, id).is_some() {
-        let bar = device.map_bar(0)?;
-        return Ok(Some(crate::driver::e1000::device::read_state(&bar)));
-    }
-    if crate::driver::ixgbe::Chip::from_device_id(vendor, id).is_some() {
-        let bar = device.map_bar(0)?;
-        return Ok(Some(crate::driver::ixgbe::device::read_state(&bar)));
-    }
-    Ok(None)
+    let Some(nic) = pci_ids::driver_for(vendor, id) else {
+        return Ok(None);
+    };
+    let bar = device.map_bar(0)?;
+    Ok(Some(match nic.driver {
+        DriverKind::E1000(_) => e1000::device::read_state(&bar),
+        DriverKind::Ixgbe(chip) => ixgbe::device::read_chip_state(&bar, chip),
+    }))
 }
 
 fn region_name(index: u32) -> String {

@@ -9,7 +9,7 @@ use std::path::Path;
 use super::error::{Blocker, DriverError};
 use super::host::Host;
 use super::pci_addr::PciAddr;
-use super::pci_ids;
+use super::pci_ids::Support;
 use super::routes::routed_interfaces;
 
 /// PCI base class 0x02: network controller.
@@ -73,8 +73,9 @@ pub struct PciDevice {
     pub device: u16,
     /// 24-bit class code: base class, subclass, programming interface.
     pub class: u32,
-    /// Set when vfio-netmap supports the device.
-    pub supported_name: Option<&'static str>,
+    /// Whether a vfio-netmap driver opens the device, and its name if
+    /// vfio-netmap knows it (from the driver table, [`pci_ids`](super::pci_ids)).
+    pub support: Support,
     pub driver: Option<String>,
     pub iommu_group: Option<IommuGroup>,
     /// `None` when sysfs says -1 (no NUMA information).
@@ -230,7 +231,7 @@ pub fn read_device(
         vendor,
         device,
         class,
-        supported_name: pci_ids::lookup(vendor, device).map(|n| n.name),
+        support: Support::of(vendor, device),
         driver,
         iommu_group,
         numa_node,

@@ -37,9 +37,11 @@ impl<T: RegisterAccess + ?Sized> RegisterAccess for &T {
 /// register files are best addressed by offset (per-queue arrays such as
 /// RDT(n) = 0x1018 + 0x40 n) rather than as typed structs.
 ///
-/// Bounds and alignment are checked with `debug_assert!` only: register
-/// accesses are on the packet path, and the offsets come from driver
-/// constants, not from input.
+/// Every access checks its offset (in release builds too: one compare per
+/// register access, and a sync makes at most one): an offset outside the
+/// window or not 4-byte aligned reads as all-ones, what a removed device
+/// returns and every driver already handles, and a write there is dropped
+/// and logged. Safe code cannot reach outside the mapping through it.
 ///
 /// The lifetime ties the window to whatever owns the mapping (a
 /// [`MappedBar`](super::vfio::MappedBar) or, in tests, a buffer).
@@ -96,33 +98,59 @@ impl<'a> Mmio<'a> {
         self.len == 0
     }
 
+    /// The register at `offset`, if it lies inside the window and is
+    /// 4-byte aligned.
     #[inline(always)]
-    fn register(&self, offset: usize) -> *mut u32 {
-        debug_assert!(
-            offset % 4 == 0,
-            "register offset {offset:#x} not 4-byte aligned"
-        );
-        debug_assert!(
-            offset.checked_add(4).is_some_and(|end| end <= self.len),
-            "register offset {offset:#x} outside a {:#x}-byte window",
-            self.len
-        );
+    fn register(&self, offset: usize) -> Option<*mut u32> {
+        let inside = offset % 4 == 0 && offset.checked_add(4).is_some_and(|end| end <= self.len);
+        if !inside {
+            return None;
+        }
         // SAFETY: the caller of `new` guaranteed base..base+len is one
-        // mapping, and (checked in debug builds) offset+4 <= len.
-        unsafe { self.base.as_ptr().add(offset).cast::<u32>() }
+        // mapping, and offset+4 <= len was just checked.
+        Some(unsafe { self.base.as_ptr().add(offset).cast::<u32>() })
     }
 }
 
 impl RegisterAccess for Mmio<'_> {
     #[inline(always)]
     fn read32(&self, offset: usize) -> u32 {
-        // SAFETY: register() points inside the mapping, aligned (see new()).
-        unsafe { self.register(offset).read_volatile() }
+        match self.register(offset) {
+            // SAFETY: register() checked the offset; base is 4-byte aligned
+            // (see new()), so the pointer is aligned and inside the mapping.
+            Some(reg) => unsafe { reg.read_volatile() },
+            None => u32::MAX,
+        }
     }
 
     #[inline(always)]
     fn write32(&self, offset: usize, value: u32) {
-        // SAFETY: as in read32.
-        unsafe { self.register(offset).write_volatile(value) }
+        match self.register(offset) {
+            // SAFETY: as in read32.
+            Some(reg) => unsafe { reg.write_volatile(value) },
+            None => log::error!(
+                "register write {value:#x} at {offset:#x} outside the {:#x}-byte window (or \
+                 unaligned): dropped",
+                self.len
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accesses_outside_the_window_read_all_ones_and_write_nothing() {
+        let mut regs = [0u32; 4];
+        let mmio = Mmio::from_buffer(&mut regs);
+        mmio.write32(12, 7);
+        assert_eq!(mmio.read32(12), 7);
+        for bad in [16, 14, 2, usize::MAX - 1, usize::MAX & !3] {
+            assert_eq!(mmio.read32(bad), u32::MAX, "{bad:#x}");
+            mmio.write32(bad, 9);
+        }
+        assert_eq!(regs, [0, 0, 0, 7]);
     }
 }

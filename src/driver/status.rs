@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use super::json::Json;
 use super::pci::{IommuGroup, PciDevice};
+use super::pci_ids::Support;
 
 /// The three sections of the status listing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,12 +57,23 @@ fn group_text(group: &Option<IommuGroup>) -> String {
     }
 }
 
+/// What the quoted part of a status line says about a device: its name when
+/// a driver opens it, the name and "no driver yet" for a NIC vfio-netmap
+/// knows without a driver, "not supported by vfio-netmap" otherwise.
+pub fn support_label(support: Support) -> String {
+    match support {
+        Support::Driver(nic) => nic.name.to_string(),
+        Support::NoDriverYet(nic) => format!("{}: no driver yet", nic.name),
+        Support::Unknown => "not supported by vfio-netmap".to_string(),
+    }
+}
+
 /// One line per device, dpdk-devbind style.
 pub fn device_line(dev: &PciDevice) -> String {
     let mut line = format!(
         "{} '{}' {:04x}:{:04x}",
         dev.addr,
-        dev.supported_name.unwrap_or("not supported by vfio-netmap"),
+        support_label(dev.support),
         dev.vendor,
         dev.device
     );
@@ -125,14 +137,16 @@ fn group_json(group: &Option<IommuGroup>) -> Json {
     ])
 }
 
+/// One device as a JSON object. `name` is set for every NIC vfio-netmap
+/// knows, `supported` only when one of its drivers opens the device.
 pub fn device_json(dev: &PciDevice) -> Json {
     Json::Object(vec![
         ("address", Json::str(dev.addr.to_string())),
         ("vendor", Json::str(format!("{:04x}", dev.vendor))),
         ("device", Json::str(format!("{:04x}", dev.device))),
         ("class", Json::str(format!("{:06x}", dev.class))),
-        ("name", Json::opt_str(dev.supported_name)),
-        ("supported", Json::Bool(dev.supported_name.is_some())),
+        ("name", Json::opt_str(dev.support.name())),
+        ("supported", Json::Bool(dev.support.is_supported())),
         ("category", Json::str(Category::of(dev).json_name())),
         ("driver", Json::opt_str(dev.driver.clone())),
         (

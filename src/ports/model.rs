@@ -13,6 +13,8 @@
 //! `bridge` between two of them swaps buffers without copying.
 
 use std::collections::VecDeque;
+
+use crossbeam_utils::Backoff;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
@@ -285,20 +287,21 @@ impl WireThread {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
-            let mut idle = 0u32;
+            // Spin, then yield, while frames may be about to come; nap once
+            // the wire has been quiet for a while.
+            let idle = Backoff::new();
             let mut held = VecDeque::new();
             while !flag.load(Ordering::Relaxed) {
                 let Some(model) = model.upgrade() else { break };
                 if wire.receive_into(&model, &mut held) > 0 {
-                    idle = 0;
+                    idle.reset();
                     continue;
                 }
                 drop(model);
-                idle += 1;
-                if idle > 64 {
+                if idle.is_completed() {
                     std::thread::sleep(Duration::from_micros(50));
                 } else {
-                    std::thread::yield_now();
+                    idle.snooze();
                 }
             }
         });

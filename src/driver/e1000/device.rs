@@ -9,6 +9,7 @@ use crate::abi::Direction;
 use crate::api::{ApiError, Backend, KRing, NicControl, NicInfo, Wait};
 use crate::driver::DriverError;
 use crate::driver::desc_ring::{DescRing, DmaWindow};
+use crate::driver::pci_ids::{self, DriverKind};
 use crate::driver::regs::RegisterAccess;
 use crate::driver::vfio::Interrupts;
 use crate::mem::{Region, RingMem};
@@ -20,7 +21,7 @@ use crate::mem::{Region, RingMem};
 /// for its global lock), at the cost of a larger buffer pool.
 pub const MAX_DESCRIPTORS: u32 = crate::mem::MAX_RING_SLOTS;
 
-/// The members of the family we drive.
+/// The members of the family we drive (one per row of the driver table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Model {
     I82540Em,
@@ -29,15 +30,19 @@ pub enum Model {
 }
 
 impl Model {
+    /// The model of a device this driver opens, from the one driver table
+    /// ([`pci_ids::SUPPORTED_NICS`](crate::driver::pci_ids::SUPPORTED_NICS));
+    /// `None` for any other device, including ixgbe ones.
     pub fn from_device_id(vendor: u16, device: u16) -> Option<Model> {
-        match (vendor, device) {
-            (0x8086, 0x100e) => Some(Model::I82540Em),
-            (0x8086, 0x100f) => Some(Model::I82545Em),
-            (0x8086, 0x10d3) => Some(Model::I82574L),
-            _ => None,
+        match pci_ids::driver_for(vendor, device)?.driver {
+            DriverKind::E1000(model) => Some(model),
+            DriverKind::Ixgbe(_) => None,
         }
     }
-    pub fn name(self) -> &'static str {
+
+    /// Human name, with the Linux driver in parentheses; also the name of
+    /// the model's row in the driver table.
+    pub const fn name(self) -> &'static str {
         match self {
             Model::I82540Em => "82540EM (e1000)",
             Model::I82545Em => "82545EM (e1000)",

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use crate::abi::Direction;
 use crate::api::{ApiError, Backend, KRing, NicControl, NicInfo, NicRings, Wait};
 use crate::driver::desc_ring::{DescRing, DmaWindow};
+use crate::driver::pci_ids::{self, DriverKind};
 use crate::driver::regs::RegisterAccess;
 use crate::driver::vfio::Interrupts;
 use crate::mem::{MemError, Region, RingMem};
@@ -26,6 +27,38 @@ pub enum MacType {
     X550EmA,
 }
 
+impl MacType {
+    /// The link speed a LINKS register value reports, in Mb/s: `None` when
+    /// the link is down, the device reads all-ones, or the speed code is
+    /// one this MAC does not define. X550 and later qualify the speed code
+    /// with bit 27 (2.5 and 5 Gb/s, which NBASE-T copper negotiates); the
+    /// 82599 and X540 ignore that bit (Linux `ixgbe_check_mac_link_generic`).
+    pub fn links_speed(self, links: u32) -> Option<u32> {
+        if links == u32::MAX || links & LINKS_UP == 0 {
+            return None;
+        }
+        let non_std = links & LINKS_SPEED_NON_STD != 0
+            && matches!(self, MacType::X550 | MacType::X550EmX | MacType::X550EmA);
+        match (links & LINKS_SPEED_MASK, non_std) {
+            (LINKS_SPEED_10G, false) => Some(10_000),
+            (LINKS_SPEED_10G, true) => Some(2_500),
+            (LINKS_SPEED_1G, _) => Some(1_000),
+            (LINKS_SPEED_100M, false) => Some(100),
+            (LINKS_SPEED_100M, true) => Some(5_000),
+            _ => None,
+        }
+    }
+}
+
+/// "10 Gb/s", "2.5 Gb/s", "100 Mb/s": a speed in Mb/s as people write it.
+fn speed_text(mbps: u32) -> String {
+    match mbps {
+        m if m >= 1000 && m % 1000 == 0 => format!("{} Gb/s", m / 1000),
+        m if m >= 1000 => format!("{}.{} Gb/s", m / 1000, m % 1000 / 100),
+        m => format!("{m} Mb/s"),
+    }
+}
+
 /// One device: its MAC type and PCI device id (which tells the media).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Chip {
@@ -34,26 +67,19 @@ pub struct Chip {
 }
 
 impl Chip {
-    /// The ixgbe-family PF device ids we drive (Linux `ixgbe_type.h`).
+    /// The chip of a device this driver opens, from the one driver table
+    /// ([`pci_ids::SUPPORTED_NICS`](crate::driver::pci_ids::SUPPORTED_NICS),
+    /// which holds the ixgbe-family PF device ids of Linux `ixgbe_type.h`
+    /// that we drive); `None` for any other device, including e1000 ones.
     pub fn from_device_id(vendor: u16, device: u16) -> Option<Chip> {
-        if vendor != 0x8086 {
-            return None;
+        match pci_ids::driver_for(vendor, device)?.driver {
+            DriverKind::Ixgbe(chip) => Some(chip),
+            DriverKind::E1000(_) => None,
         }
-        let mac = match device {
-            0x10f7 | 0x1514 | 0x1517 | 0x151c | 0x10f9 | 0x10fb | 0x152a | 0x1529 | 0x1507
-            | 0x154d | 0x1557 | 0x10fc | 0x10f8 | 0x154f | 0x154a | 0x1558 => MacType::I82599,
-            0x1528 | 0x1560 => MacType::X540,
-            0x1563 | 0x15d1 => MacType::X550,
-            0x15aa..=0x15ae => MacType::X550EmX,
-            0x15c2 | 0x15c3 | 0x15c4 | 0x15c6 | 0x15c7 | 0x15ce => MacType::X550EmA,
-            _ => return None,
-        };
-        Some(Chip {
-            mac,
-            device_id: device,
-        })
     }
 
+    /// The MAC generation's name, shared by all its devices (the driver
+    /// table, `pci_ids::SUPPORTED_NICS`, names each device).
     pub fn name(self) -> &'static str {
         match self.mac {
             MacType::I82599 => "82599 (ixgbe)",
@@ -602,18 +628,9 @@ impl<R: RegisterAccess> Ixgbe<R> {
         l != u32::MAX && l & LINKS_UP != 0
     }
 
-    /// Link speed in Mb/s (100, 1000, 10000), if up.
+    /// Link speed in Mb/s (100, 1000, 2500, 5000 or 10000), if up.
     pub fn link_speed(&self) -> Option<u32> {
-        let l = self.regs.read32(LINKS);
-        if l == u32::MAX || l & LINKS_UP == 0 {
-            return None;
-        }
-        match l & LINKS_SPEED_MASK {
-            LINKS_SPEED_10G => Some(10_000),
-            LINKS_SPEED_1G => Some(1000),
-            LINKS_SPEED_100M => Some(100),
-            _ => None,
-        }
+        self.chip.mac.links_speed(self.regs.read32(LINKS))
     }
 
     pub fn chip(&self) -> Chip {
@@ -928,8 +945,20 @@ pub(super) fn disarm_queue_vector(regs: &impl RegisterAccess, queue: usize) {
 }
 
 /// Link, MAC and counters as `vfio-netmap info` shows them, read without
-/// touching the device's configuration (counters clear on read).
+/// touching the device's configuration (counters clear on read). The link
+/// speed is decoded as the 82599 and X540 define it (no 2.5G/5G): use
+/// [`read_chip_state`] when the chip is known.
 pub fn read_state(regs: &impl RegisterAccess) -> Vec<(String, String)> {
+    state(regs, MacType::I82599)
+}
+
+/// [`read_state`] for a known chip, so X550-family links at 2.5 and 5 Gb/s
+/// read as such.
+pub fn read_chip_state(regs: &impl RegisterAccess, chip: Chip) -> Vec<(String, String)> {
+    state(regs, chip.mac)
+}
+
+fn state(regs: &impl RegisterAccess, mac: MacType) -> Vec<(String, String)> {
     if regs.read32(STATUS) == u32::MAX {
         return vec![(
             "State".into(),
@@ -937,15 +966,10 @@ pub fn read_state(regs: &impl RegisterAccess) -> Vec<(String, String)> {
         )];
     }
     let links = regs.read32(LINKS);
-    let link = if links & LINKS_UP != 0 {
-        match links & LINKS_SPEED_MASK {
-            LINKS_SPEED_10G => "up, 10 Gb/s",
-            LINKS_SPEED_1G => "up, 1 Gb/s",
-            LINKS_SPEED_100M => "up, 100 Mb/s",
-            _ => "up",
-        }
-    } else {
-        "down"
+    let link = match mac.links_speed(links) {
+        Some(mbps) => format!("up, {}", speed_text(mbps)),
+        None if links & LINKS_UP != 0 => "up".to_string(),
+        None => "down".to_string(),
     };
     let (lo, hi) = (regs.read32(ral(0)), regs.read32(rah(0)));
     let mac = [lo, lo >> 8, lo >> 16, lo >> 24, hi, hi >> 8]
@@ -967,8 +991,135 @@ pub fn read_state(regs: &impl RegisterAccess) -> Vec<(String, String)> {
     .collect::<Vec<_>>()
     .join(" ");
     vec![
-        ("Link".into(), link.into()),
+        ("Link".into(), link),
         ("MAC".into(), mac),
         ("Counters (since last read)".into(), counters),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    const UP: u32 = LINKS_UP;
+    const BIT27: u32 = LINKS_SPEED_NON_STD;
+    const X550_FAMILY: [MacType; 3] = [MacType::X550, MacType::X550EmX, MacType::X550EmA];
+
+    #[test]
+    fn links_bits_are_linux_s() {
+        assert_eq!(LINKS_SPEED_NON_STD, 0x0800_0000);
+        assert_eq!(
+            (
+                LINKS_SPEED_MASK,
+                LINKS_SPEED_10G,
+                LINKS_SPEED_1G,
+                LINKS_SPEED_100M
+            ),
+            (0x3000_0000, 0x3000_0000, 0x2000_0000, 0x1000_0000)
+        );
+    }
+
+    /// X550, X552, X553: bit 27 turns the 10G code into 2.5 Gb/s and the
+    /// 100M code into 5 Gb/s; 1G stays 1G.
+    #[test]
+    fn x550_family_decodes_every_speed_with_bit_27() {
+        for mac in X550_FAMILY {
+            for (links, mbps) in [
+                (UP | LINKS_SPEED_10G, 10_000),
+                (UP | LINKS_SPEED_10G | BIT27, 2_500),
+                (UP | LINKS_SPEED_100M | BIT27, 5_000),
+                (UP | LINKS_SPEED_1G, 1_000),
+                (UP | LINKS_SPEED_1G | BIT27, 1_000),
+                (UP | LINKS_SPEED_100M, 100),
+            ] {
+                assert_eq!(mac.links_speed(links), Some(mbps), "{mac:?} {links:#010x}");
+            }
+        }
+    }
+
+    /// 82599 and X540: bit 27 is not a speed bit and must not change the
+    /// speed.
+    #[test]
+    fn i82599_and_x540_ignore_bit_27() {
+        for mac in [MacType::I82599, MacType::X540] {
+            for (code, mbps) in [
+                (LINKS_SPEED_10G, 10_000),
+                (LINKS_SPEED_1G, 1_000),
+                (LINKS_SPEED_100M, 100),
+            ] {
+                assert_eq!(mac.links_speed(UP | code), Some(mbps), "{mac:?} {code:#x}");
+                assert_eq!(
+                    mac.links_speed(UP | code | BIT27),
+                    Some(mbps),
+                    "{mac:?} {code:#x} with bit 27"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn no_speed_when_down_removed_or_reserved() {
+        for mac in [MacType::I82599, MacType::X540]
+            .into_iter()
+            .chain(X550_FAMILY)
+        {
+            assert_eq!(mac.links_speed(LINKS_SPEED_10G), None, "{mac:?}: down");
+            assert_eq!(mac.links_speed(u32::MAX), None, "{mac:?}: all-ones");
+            assert_eq!(mac.links_speed(UP), None, "{mac:?}: code 00");
+            assert_eq!(mac.links_speed(UP | BIT27), None, "{mac:?}: code 00");
+        }
+    }
+
+    #[test]
+    fn speeds_read_as_people_write_them() {
+        let texts: Vec<String> = [10_000, 5_000, 2_500, 1_000, 100]
+            .into_iter()
+            .map(speed_text)
+            .collect();
+        assert_eq!(
+            texts,
+            ["10 Gb/s", "5 Gb/s", "2.5 Gb/s", "1 Gb/s", "100 Mb/s"]
+        );
+    }
+
+    /// A register file that holds what is written.
+    #[derive(Default)]
+    struct Regs(RefCell<HashMap<usize, u32>>);
+
+    impl RegisterAccess for Regs {
+        fn read32(&self, offset: usize) -> u32 {
+            self.0.borrow().get(&offset).copied().unwrap_or(0)
+        }
+        fn write32(&self, offset: usize, value: u32) {
+            self.0.borrow_mut().insert(offset, value);
+        }
+    }
+
+    fn link_line(regs: &Regs, chip: Chip) -> String {
+        read_chip_state(regs, chip)
+            .into_iter()
+            .find(|(k, _)| k == "Link")
+            .map(|(_, v)| v)
+            .unwrap()
+    }
+
+    /// `vfio-netmap info` shows what the chip's LINKS means.
+    #[test]
+    fn info_shows_the_chip_s_speed() {
+        let x550 = Chip::from_device_id(0x8086, 0x1563).unwrap();
+        let i82599 = Chip::from_device_id(0x8086, 0x10fb).unwrap();
+        let regs = Regs::default();
+        regs.write32(LINKS, UP | LINKS_SPEED_10G | BIT27);
+        assert_eq!(link_line(&regs, x550), "up, 2.5 Gb/s");
+        assert_eq!(link_line(&regs, i82599), "up, 10 Gb/s");
+        regs.write32(LINKS, UP | LINKS_SPEED_100M | BIT27);
+        assert_eq!(link_line(&regs, x550), "up, 5 Gb/s");
+        assert_eq!(link_line(&regs, i82599), "up, 100 Mb/s");
+        regs.write32(LINKS, UP);
+        assert_eq!(link_line(&regs, x550), "up", "reserved speed code");
+        regs.write32(LINKS, LINKS_SPEED_10G);
+        assert_eq!(link_line(&regs, x550), "down");
+    }
 }

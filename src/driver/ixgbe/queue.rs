@@ -77,6 +77,7 @@ impl TxQueue {
     /// 8-byte descriptor stores and one flag store; fragments and NS_REPORT
     /// take the out-of-line path. Each run's last whole packet asks for a
     /// report.
+    #[inline]
     pub fn sync(
         &mut self,
         regs: &impl RegisterAccess,
@@ -383,6 +384,7 @@ impl RxQueue {
     /// store when the application swapped the buffer). Every released
     /// buffer index is checked, flagged or not: a descriptor never gets an
     /// address outside the pool.
+    #[inline]
     pub fn sync(
         &mut self,
         regs: &impl RegisterAccess,

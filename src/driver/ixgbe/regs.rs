@@ -307,12 +307,17 @@ pub const AUTOC_AN_RESTART: u32 = 1 << 12;
 /// Link Status (8.2.3.22.20).
 pub const LINKS: usize = 0x0_42a4;
 /// LINKS.LINK_UP (bit 30); LINK_SPEED (bits 29:28): 01b 100M, 10b 1G,
-/// 11b 10G on the 82599; X550 adds 2.5G/5G through bit 27 (not decoded).
+/// 11b 10G. On X550 and later, bit 27 ([`LINKS_SPEED_NON_STD`]) turns 11b
+/// into 2.5G and 01b into 5G (see `MacType::links_speed`).
 pub const LINKS_UP: u32 = 1 << 30;
 pub const LINKS_SPEED_MASK: u32 = 0x3000_0000;
 pub const LINKS_SPEED_10G: u32 = 0x3000_0000;
 pub const LINKS_SPEED_1G: u32 = 0x2000_0000;
 pub const LINKS_SPEED_100M: u32 = 0x1000_0000;
+/// LINKS bit 27 on X550, X552 and X553 (Linux `IXGBE_LINKS_SPEED_NON_STD`):
+/// the LINK_SPEED code means a non-standard speed, 11b 2.5 Gb/s and 01b
+/// 5 Gb/s. Undefined on the 82599 and X540, whose drivers ignore it.
+pub const LINKS_SPEED_NON_STD: u32 = 1 << 27;
 
 /// Statistics (datasheet 8.2.3.23, one group). All clear on read; the 36-bit octet counters'
 /// high halves clear with the read of the high register.

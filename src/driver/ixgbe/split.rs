@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crossbeam_utils::Backoff;
+
 use super::device::Parts;
 use super::device::{
     Chip, Ixgbe, Stats, accumulate_stats, arm_queue_vector, counters, disarm_queue_vector,
@@ -106,8 +108,9 @@ impl<R: RegisterAccess> IxgbeQueue<R> {
             }
             r.write32(reg, v & !bit);
             let start = Instant::now();
+            let backoff = Backoff::new();
             while r.read32(reg) & bit != 0 && start.elapsed() < Duration::from_millis(10) {
-                std::hint::spin_loop();
+                backoff.spin();
             }
         }
     }
@@ -189,11 +192,7 @@ impl<R: RegisterAccess> NicControl for IxgbeQueue<R> {
         stats.queue = self.rx.errors;
         let l = s.regs.read32(LINKS);
         let up = l != u32::MAX && l & LINKS_UP != 0;
-        let speed = up.then_some(match l & LINKS_SPEED_MASK {
-            LINKS_SPEED_10G => 10_000,
-            LINKS_SPEED_1G => 1000,
-            _ => 100,
-        });
+        let speed = s.chip.mac.links_speed(l);
         NicInfo {
             model: s.chip.name().to_string(),
             mac: *s.mac.lock().unwrap_or_else(|e| e.into_inner()),
