@@ -9,7 +9,7 @@ mod e1000_model;
 
 use std::sync::Arc;
 
-use common::mixed_tx::{PiecesBeforeEop, mixed_transmit};
+use common::mixed_tx::mixed_transmit;
 
 use e1000_model::{Dma, E1000Model, ModelRegs};
 use vfio_netmap::api::{ApiError, Port};
@@ -387,13 +387,7 @@ fn unflagged_bad_rx_buffer_is_rejected_and_the_ring_recovers() {
 fn e1000_mixed_fragments_reports_long_batches_and_cut_batches_arrive_whole_in_order() {
     let mut l = lab(256);
     let total = 30_000;
-    mixed_transmit(
-        &mut l.a,
-        &mut l.b,
-        total,
-        frame,
-        PiecesBeforeEop::HandedOver,
-    );
+    mixed_transmit(&mut l.a, &mut l.b, total, frame);
     assert_eq!(l.b.nic_info().unwrap().counter("GPRC"), Some(total));
     assert!(
         l.model_a.faults().is_empty() && l.model_b.faults().is_empty(),

@@ -10,7 +10,7 @@ mod ixgbe_model;
 
 use std::sync::Arc;
 
-use common::mixed_tx::{PiecesBeforeEop, mixed_transmit};
+use common::mixed_tx::mixed_transmit;
 use std::time::{Duration, Instant};
 
 use ixgbe_model::pair::{self, ModelPair, RegionDma};
@@ -1220,7 +1220,7 @@ fn info_state_shows_link_mac_and_counters() {
 fn mixed_fragments_reports_long_batches_and_cut_batches_arrive_whole_in_order() {
     let mut l = lab("ixgbe-mixed", 1, 256);
     let total = 30_000;
-    mixed_transmit(&mut l.a, &mut l.b, total, frame, PiecesBeforeEop::HeldBack);
+    mixed_transmit(&mut l.a, &mut l.b, total, frame);
     assert_eq!(l.b.nic_info().unwrap().counter("GPRC"), Some(total));
     assert_clean(&l);
 }

@@ -5,6 +5,7 @@
 pub mod attach;
 pub mod bind;
 pub mod config;
+pub mod desc_queue;
 pub mod desc_ring;
 pub mod e1000;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod host;
 pub mod info;
 pub mod ixgbe;
 pub mod json;
+pub mod link;
 pub mod pci;
 pub mod pci_addr;
 pub mod pci_ids;

@@ -8,7 +8,7 @@
 //! | `vfio:DDDD:BB:DD.F` | a NIC bound to vfio-pci | `vfio` |
 //! | `model:ixgbeN` | the ixgbe driver on a software 82599 (feature `models`) | `model` |
 //!
-//! Adding a kind: a module here with its [`Accepts`](conf) table and an
+//! Adding a kind: a module here with its `Accepts` table (`conf.rs`) and an
 //! `open`, and a row in [`open`]'s match (ARCHITECTURE.md).
 
 mod conf;

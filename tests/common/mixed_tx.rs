@@ -7,15 +7,6 @@ use std::collections::VecDeque;
 use vfio_netmap::abi::slot_flags::{NS_MOREFRAG, NS_REPORT};
 use vfio_netmap::api::{ApiError, Port};
 
-/// What a driver does with the first pieces of a frame when a batch ends
-/// before the frame's last piece.
-pub enum PiecesBeforeEop {
-    /// Keeps them until the rest comes (ixgbe: PAYLEN needs the whole frame).
-    HeldBack,
-    /// Hands them to the device, which waits for EOP (e1000).
-    HandedOver,
-}
-
 /// Sends `total` frames from `a` to `b` (rings of `SLOTS` = 256 slots, on
 /// a synchronous model whose peer ring holds 255): multi-buffer frames,
 /// NS_REPORT, batches past the 64-slot report interval, batches ending
@@ -28,7 +19,6 @@ pub fn mixed_transmit(
     b: &mut Port,
     total: u64,
     frame: impl Fn(u64, usize) -> Vec<u8>,
-    pieces_before_eop: PiecesBeforeEop,
 ) {
     const SLOTS: u32 = 256;
     const BUF: usize = 2048;
@@ -77,7 +67,7 @@ pub fn mixed_transmit(
             sent += 1;
         }
         // Now and then: a batch handed over up to inside its last frame
-        // (held back, or waited for by the device, until the rest comes), or
+        // (held back by the driver until the rest comes), or
         // a bad slot at a frame's start (an error; what precedes it goes,
         // the rest once it is fixed).
         let last_start = starts.last().copied();
@@ -86,13 +76,9 @@ pub fn mixed_transmit(
             ring.advance_to(prev);
             a.txsync().unwrap();
             held += 1;
-            match pieces_before_eop {
-                // Only the held-back frame is still the application's.
-                PiecesBeforeEop::HeldBack => drop(starts.drain(..starts.len() - 1)),
-                // The device has the last frame's first pieces: no frame
-                // start is left.
-                PiecesBeforeEop::HandedOver => starts.clear(),
-            }
+            // The driver holds the frame's first pieces back until the rest
+            // comes: only that frame is still the application's.
+            drop(starts.drain(..starts.len() - 1));
         }
         let ring = a.tx_ring(0);
         if rand(4) == 0 && !starts.is_empty() {

@@ -3,12 +3,14 @@
 use std::time::{Duration, Instant};
 
 use super::desc::{RxDesc, TxDesc};
-use super::queue::{QueueErrors, RxQueue, TailWrites, TxQueue};
+use super::queue::{RxQueue, TailWrites, TxQueue};
 use super::regs::*;
 use crate::abi::Direction;
 use crate::api::{ApiError, Backend, KRing, NicControl, NicInfo, Wait};
 use crate::driver::DriverError;
+use crate::driver::desc_queue::QueueErrors;
 use crate::driver::desc_ring::{DescRing, DmaWindow};
+use crate::driver::link::wait_for_link;
 use crate::driver::pci_ids::{self, DriverKind};
 use crate::driver::regs::RegisterAccess;
 use crate::driver::vfio::Interrupts;
@@ -31,7 +33,7 @@ pub enum Model {
 
 impl Model {
     /// The model of a device this driver opens, from the one driver table
-    /// ([`pci_ids::SUPPORTED_NICS`](crate::driver::pci_ids::SUPPORTED_NICS));
+    /// ([`pci_ids::SUPPORTED_NICS`]);
     /// `None` for any other device, including ixgbe ones.
     pub fn from_device_id(vendor: u16, device: u16) -> Option<Model> {
         match pci_ids::driver_for(vendor, device)?.driver {
@@ -264,10 +266,10 @@ impl<R: RegisterAccess> E1000<R> {
             r.write32(MTA + 4 * i, 0);
         }
         self.write_mac_filter();
-        let iova = self.rx.descs.iova();
+        let iova = self.rx.ring.descs.iova();
         r.write32(RDBAL, iova as u32);
         r.write32(RDBAH, (iova >> 32) as u32);
-        r.write32(RDLEN, self.rx.descs.bytes());
+        r.write32(RDLEN, self.rx.ring.descs.bytes());
         r.write32(RDH, 0);
         r.write32(RDTR, 0);
         // The device owns every descriptor but the one before head.
@@ -306,16 +308,15 @@ impl<R: RegisterAccess> E1000<R> {
     }
 
     fn wait_link(&self, limit: Duration) {
-        let start = Instant::now();
-        while !self.link_is_up() && start.elapsed() < limit {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        if !self.link_is_up() {
-            log::warn!(
-                "{}: link still down after {limit:?}; carrying on",
-                self.model.name()
-            );
-        }
+        let removed = || self.regs.read32(STATUS) == u32::MAX;
+        let step = Duration::from_millis(10);
+        wait_for_link(
+            self.model.name(),
+            limit,
+            step,
+            || self.link_is_up(),
+            removed,
+        );
     }
 
     pub fn link_is_up(&self) -> bool {
@@ -364,7 +365,7 @@ impl<R: RegisterAccess> E1000<R> {
         s.gotc += read(stats::GOTCL) | (read(stats::GOTCH) << 32);
         s.tpr += read(stats::TPR);
         s.tpt += read(stats::TPT);
-        s.queue = self.rx.errors;
+        s.queue = self.rx.errors();
         s.rx_tail = self.rx.tail_writes();
         self.stats
     }
@@ -384,8 +385,8 @@ impl<R: RegisterAccess> E1000<R> {
         }
         self.regs.write32(IMS, ICR_RXT0 | ICR_TXDW | ICR_LSC);
         match dir {
-            Direction::Rx => self.rx.frame_pending(kring),
-            Direction::Tx => self.tx.completion_pending(),
+            Direction::Rx => self.rx.ring.has_frames(kring),
+            Direction::Tx => self.tx.has_completions(),
         }
     }
 
@@ -425,7 +426,7 @@ impl<R: RegisterAccess + Send> Backend for E1000<R> {
         head: u32,
     ) -> Result<(), ApiError> {
         self.tx
-            .sync(&self.regs, region, self.window, mem, kring, head)
+            .sync(&self.regs, TDT, region, self.window, mem, kring, head)
     }
     fn rxsync(
         &mut self,
@@ -458,7 +459,7 @@ impl<R: RegisterAccess + Send> Backend for E1000<R> {
     fn close(&mut self, region: &Region) {
         self.stop();
         self.tx.descs.release(region);
-        self.rx.descs.release(region);
+        self.rx.ring.descs.release(region);
     }
     fn nic(&mut self) -> Option<&mut dyn NicControl> {
         Some(self)

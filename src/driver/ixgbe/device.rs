@@ -11,6 +11,7 @@ use std::sync::Arc;
 use crate::abi::Direction;
 use crate::api::{ApiError, Backend, KRing, NicControl, NicInfo, NicRings, Wait};
 use crate::driver::desc_ring::{DescRing, DmaWindow};
+use crate::driver::link::wait_for_link;
 use crate::driver::pci_ids::{self, DriverKind};
 use crate::driver::regs::RegisterAccess;
 use crate::driver::vfio::Interrupts;
@@ -68,7 +69,7 @@ pub struct Chip {
 
 impl Chip {
     /// The chip of a device this driver opens, from the one driver table
-    /// ([`pci_ids::SUPPORTED_NICS`](crate::driver::pci_ids::SUPPORTED_NICS),
+    /// ([`pci_ids::SUPPORTED_NICS`],
     /// which holds the ixgbe-family PF device ids of Linux `ixgbe_type.h`
     /// that we drive); `None` for any other device, including e1000 ones.
     pub fn from_device_id(vendor: u16, device: u16) -> Option<Chip> {
@@ -445,10 +446,10 @@ impl<R: RegisterAccess> Ixgbe<R> {
                 srrctl(i),
                 old | SRRCTL_DESCTYPE_ADV_ONEBUF | SRRCTL_DROP_EN | buf_kb,
             );
-            let iova = q.descs.iova();
+            let iova = q.ring.descs.iova();
             r.write32(rdbal(i), iova as u32);
             r.write32(rdbah(i), (iova >> 32) as u32);
-            r.write32(rdlen(i), q.descs.bytes());
+            r.write32(rdlen(i), q.ring.descs.bytes());
             r.write32(rdh(i), 0);
             r.write32(rdt(i), 0);
             // Reserved bit with reset value 1 that must be 0 (Linux, ixy).
@@ -578,10 +579,10 @@ impl<R: RegisterAccess> Ixgbe<R> {
         }
         for q in &self.tx {
             let i = q.index;
-            let iova = q.descs.iova();
+            let iova = q.ring.descs.iova();
             r.write32(tdbal(i), iova as u32);
             r.write32(tdbah(i), (iova >> 32) as u32);
-            r.write32(tdlen(i), q.descs.bytes());
+            r.write32(tdlen(i), q.ring.descs.bytes());
             r.write32(tdh(i), 0);
             r.write32(tdt(i), 0);
             // Prefetch when fewer than 36 descriptors are cached and at
@@ -603,19 +604,9 @@ impl<R: RegisterAccess> Ixgbe<R> {
     }
 
     fn wait_link(&self, limit: Duration) {
-        let start = Instant::now();
-        while !self.link_is_up() && start.elapsed() < limit {
-            if self.removed() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        if !self.link_is_up() {
-            log::warn!(
-                "{}: link still down after {limit:?}; carrying on",
-                self.chip.name()
-            );
-        }
+        let step = Duration::from_millis(1);
+        let (up, removed) = (|| self.link_is_up(), || self.removed());
+        wait_for_link(self.chip.name(), limit, step, up, removed);
     }
 
     /// Whether the device has gone (reads all-ones).
@@ -685,8 +676,8 @@ impl<R: RegisterAccess> Ixgbe<R> {
     pub fn arm_queue_interrupt(&self, dir: Direction, queue: usize, kring: &KRing) -> bool {
         arm_queue_vector(&self.regs, queue);
         match dir {
-            Direction::Tx => self.tx.get(queue).is_some_and(|q| q.has_completions()),
-            Direction::Rx => self.rx.get(queue).is_some_and(|q| q.has_frames(kring)),
+            Direction::Tx => self.tx.get(queue).is_some_and(|q| q.ring.has_completions()),
+            Direction::Rx => self.rx.get(queue).is_some_and(|q| q.ring.has_frames(kring)),
         }
     }
 
@@ -705,8 +696,8 @@ impl<R: RegisterAccess> Ixgbe<R> {
             .rx
             .iter()
             .fold(QueueErrors::default(), |a, q| QueueErrors {
-                rx_bad_length: a.rx_bad_length + q.errors.rx_bad_length,
-                rx_errors: a.rx_errors + q.errors.rx_errors,
+                rx_bad_length: a.rx_bad_length + q.ring.errors.rx_bad_length,
+                rx_errors: a.rx_errors + q.ring.errors.rx_errors,
             });
         self.stats.clone()
     }
@@ -736,10 +727,10 @@ impl<R: RegisterAccess> Ixgbe<R> {
 
     fn release(&mut self, region: &Region) {
         for q in &mut self.tx {
-            q.descs.release(region);
+            q.ring.descs.release(region);
         }
         for q in &mut self.rx {
-            q.descs.release(region);
+            q.ring.descs.release(region);
         }
     }
 
@@ -769,7 +760,7 @@ impl<R: RegisterAccess> Ixgbe<R> {
     /// Whether TX queue `q` still has descriptors the device has not
     /// reported done.
     pub fn tx_busy(&self, q: usize) -> bool {
-        self.tx.get(q).is_some_and(|t| t.busy())
+        self.tx.get(q).is_some_and(|t| t.ring.busy())
     }
 }
 

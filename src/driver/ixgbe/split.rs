@@ -122,8 +122,8 @@ impl<R: RegisterAccess> IxgbeQueue<R> {
     pub fn arm_interrupt(&self, dir: Direction, kring: &KRing) -> bool {
         arm_queue_vector(&self.shared.regs, self.index);
         match dir {
-            Direction::Tx => self.tx.has_completions(),
-            Direction::Rx => self.rx.has_frames(kring),
+            Direction::Tx => self.tx.ring.has_completions(),
+            Direction::Rx => self.rx.ring.has_frames(kring),
         }
     }
 
@@ -189,7 +189,7 @@ impl<R: RegisterAccess> NicControl for IxgbeQueue<R> {
             accumulate_stats(&s.regs, &mut total);
             total.clone()
         };
-        stats.queue = self.rx.errors;
+        stats.queue = self.rx.ring.errors;
         let l = s.regs.read32(LINKS);
         let up = l != u32::MAX && l & LINKS_UP != 0;
         let speed = s.chip.mac.links_speed(l);
@@ -242,7 +242,7 @@ impl<R: RegisterAccess> IxgbeQueue<R> {
                 }
             }
         }
-        self.tx.descs.release(region);
-        self.rx.descs.release(region);
+        self.tx.ring.descs.release(region);
+        self.rx.ring.descs.release(region);
     }
 }

@@ -3,7 +3,7 @@
 //! `LAB_NICS` lists them:
 //!
 //! ```text
-//! hw/lab run --nic e1000 --nic igb -- cargo test --test vfio_lab -- --ignored --test-threads=1
+//! hw/lab run --nic e1000 --nic igb -- cargo test --test vfio_in_guest -- --ignored --test-threads=1
 //! ```
 //!
 //! (`--test-threads=1`: the tests open the same devices, and a VFIO group
@@ -25,7 +25,7 @@ const IMC: usize = 0xd8;
 
 fn lab_nics() -> Vec<PciAddr> {
     let list = std::env::var("LAB_NICS").unwrap_or_else(|_| {
-        panic!("LAB_NICS is not set: run this inside the lab: `hw/lab run -- cargo test --test vfio_lab -- --ignored`")
+        panic!("LAB_NICS is not set: run this inside the lab: `hw/lab run -- cargo test --test vfio_in_guest -- --ignored`")
     });
     let nics: Vec<PciAddr> = list
         .split_whitespace()
