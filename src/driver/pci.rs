@@ -94,14 +94,6 @@ impl PciDevice {
     pub fn on_vfio(&self) -> bool {
         self.driver.as_deref() == Some(VFIO_PCI)
     }
-
-    /// The first interface that carries routes, if any.
-    pub fn active_interface<'a>(&'a self, routed: &'a BTreeSet<String>) -> Option<&'a str> {
-        self.interfaces
-            .iter()
-            .find(|i| routed.contains(*i))
-            .map(String::as_str)
-    }
 }
 
 fn read_trimmed(path: &Path) -> io::Result<String> {

@@ -411,10 +411,6 @@ impl<R: RegisterAccess> E1000<R> {
         self.regs.write32(TCTL, 0);
         let _ = Self::reset(&self.regs, &self.device);
     }
-
-    pub fn dma_window(&self) -> DmaWindow {
-        self.window
-    }
 }
 
 impl<R: RegisterAccess + Send> Backend for E1000<R> {

@@ -98,18 +98,3 @@ const _: () = {
     assert!(offset_of!(AdvTxRead, olinfo_status) == 12);
     assert!(offset_of!(AdvTxWb, status) == TXD_STATUS_OFFSET);
 };
-
-/// Reinterprets a receive descriptor's 16 bytes as its write-back format.
-#[inline]
-pub fn rx_writeback(d: AdvRxRead) -> AdvRxWb {
-    let lo = d.pkt_addr;
-    let hi = d.hdr_addr;
-    AdvRxWb {
-        pkt_info: lo as u16,
-        hdr_info: (lo >> 16) as u16,
-        rss_hash: (lo >> 32) as u32,
-        status_error: hi as u32,
-        length: (hi >> 32) as u16,
-        vlan: (hi >> 48) as u16,
-    }
-}

@@ -630,9 +630,6 @@ impl<R: RegisterAccess> Ixgbe<R> {
     pub fn mac(&self) -> [u8; 6] {
         self.mac
     }
-    pub fn num_queues(&self) -> usize {
-        self.tx.len()
-    }
     pub fn set_mac(&mut self, mac: [u8; 6]) {
         self.mac = mac;
         self.rewrite_filter();
@@ -734,10 +731,6 @@ impl<R: RegisterAccess> Ixgbe<R> {
         }
     }
 
-    pub fn dma_window(&self) -> DmaWindow {
-        self.window
-    }
-
     /// Takes the driver apart (for [`super::split`]).
     pub(super) fn into_parts(self) -> Parts<R> {
         Parts {
@@ -755,12 +748,6 @@ impl<R: RegisterAccess> Ixgbe<R> {
     /// routed with [`Ixgbe::route_queue_interrupt`].
     pub fn attach_interrupts(&mut self, irq: Interrupts) {
         self.irq = Some(Arc::new(irq));
-    }
-
-    /// Whether TX queue `q` still has descriptors the device has not
-    /// reported done.
-    pub fn tx_busy(&self, q: usize) -> bool {
-        self.tx.get(q).is_some_and(|t| t.ring.busy())
     }
 }
 

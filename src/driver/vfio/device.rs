@@ -15,7 +15,7 @@ use super::group::Group;
 use super::ioctl::{self, ioctl_ptr, ioctl_value, ioctl_with_caps};
 use super::irq::{Interrupts, IrqInfo, IrqKind};
 use super::region::{RegionInfo, parse_region_info};
-use crate::driver::config::{self, ConfigSummary, parse_config};
+use crate::driver::config;
 use crate::driver::error::DriverError;
 use crate::driver::host::Host;
 use crate::driver::pci::{self, VFIO_PCI};
@@ -33,9 +33,6 @@ pub struct DeviceInfo {
 impl DeviceInfo {
     pub fn supports_reset(&self) -> bool {
         self.flags & sys::VFIO_DEVICE_FLAGS_RESET != 0
-    }
-    pub fn is_pci(&self) -> bool {
-        self.flags & sys::VFIO_DEVICE_FLAGS_PCI != 0
     }
 }
 
@@ -179,18 +176,6 @@ impl Device {
             .map_err(|e| self.ioctl_error("pread on a VFIO region", e))
     }
 
-    /// Writes to region `index` at `offset`.
-    pub fn write_region(
-        &self,
-        region: &RegionInfo,
-        offset: u64,
-        buf: &[u8],
-    ) -> Result<(), DriverError> {
-        self.file
-            .write_all_at(buf, region.offset + offset)
-            .map_err(|e| self.ioctl_error("pwrite on a VFIO region", e))
-    }
-
     pub fn read_config(&self, offset: u64, buf: &mut [u8]) -> Result<(), DriverError> {
         self.file
             .read_exact_at(buf, self.config_offset + offset)
@@ -209,21 +194,8 @@ impl Device {
         Ok(u16::from_le_bytes(b))
     }
 
-    pub fn config_u32(&self, offset: u64) -> Result<u32, DriverError> {
-        let mut b = [0u8; 4];
-        self.read_config(offset, &mut b)?;
-        Ok(u32::from_le_bytes(b))
-    }
-
     pub fn write_config_u16(&self, offset: u64, value: u16) -> Result<(), DriverError> {
         self.write_config(offset, &value.to_le_bytes())
-    }
-
-    /// The standard 256-byte config header and capabilities, parsed.
-    pub fn config_summary(&self) -> Result<ConfigSummary, DriverError> {
-        let mut cfg = [0u8; 256];
-        self.read_config(0, &mut cfg)?;
-        Ok(parse_config(&cfg))
     }
 
     /// Turns on memory-space decoding and bus mastering (needed for DMA).
