@@ -984,7 +984,7 @@ fn txrx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
         // reception back for 1 s after RCTL is written (frames beyond its
         // 10,000-frame queue are lost).
         println!("Wait {} secs for phy reset", args.wait_link);
-        std::thread::sleep(Duration::from_secs(args.wait_link));
+        common::sleep_unless_stopped(Duration::from_secs(args.wait_link));
     }
     let burst = args.burst.max(1) as u64;
     let n = args.count;

@@ -10,6 +10,7 @@
 //! * [`driver`]: PCI discovery, VFIO and the NIC drivers (backends);
 //! * [`ports`]: port names, and opening a port by name.
 #![deny(unsafe_op_in_unsafe_fn)]
+#![deny(missing_docs)]
 
 // The device models in hw/ (included by the `model:` ports with the
 // `models` feature) name this crate as its users do.

@@ -469,3 +469,58 @@ fn help_lists_netmap_options() {
         }
     }
 }
+
+/// A link wait too long to represent (`-w 2^63`) is a wait without end,
+/// not a panic, and SIGINT ends it at once.
+#[test]
+fn a_huge_link_wait_ends_on_sigint() {
+    let _g = serial();
+    let name = unique("hugew");
+    let tx = pktgen(&[
+        "-i",
+        &format!("netmap:{name}{{0"),
+        "-f",
+        "tx",
+        "-w",
+        "9223372036854775808",
+    ]);
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(tx.id() as i32, libc::SIGINT) };
+    let tx = finish(tx, Duration::from_secs(2), "tx waiting for its peer");
+    assert!(!tx.stderr.contains("panicked"), "{}", tx.stderr);
+    assert!(tx.stdout.contains("Sent 0 packets"), "{}", tx.stdout);
+}
+
+/// `pkt-gen | head -1`: a closed stdout ends the tool quietly (SIGPIPE's
+/// default action, as a C tool), with no panic message.
+#[test]
+fn a_closed_stdout_ends_pktgen_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let _g = serial();
+    let name = unique("epipe");
+    let rx = pktgen(&["-i", &format!("netmap:{name}}}0"), "-f", "rx"]);
+    let mut tx = Command::new(example("pkt-gen"))
+        .args(["-i", &format!("netmap:{name}{{0"), "-f", "tx", "-T", "100"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(tx.stdout.take()); // the reader goes away, as `head` does
+    let mut stderr = tx.stderr.take().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = tx.try_wait().unwrap() {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "pkt-gen kept running");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut err).unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(status.signal(), Some(libc::SIGPIPE), "{status}: {err}");
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(rx.id() as i32, libc::SIGINT) };
+    finish(rx, Duration::from_secs(5), "rx");
+}

@@ -46,8 +46,16 @@ extern "C" fn on_signal(_sig: libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
 }
 
-/// Installs SIGINT/SIGTERM handlers that set [`STOP`].
+/// Installs SIGINT/SIGTERM handlers that set [`STOP`], and gives SIGPIPE
+/// its default action back (Rust ignores it, which makes a closed stdout,
+/// as in `pkt-gen | head -1`, a panic in `println!`): the tool then ends
+/// quietly, as a C tool would.
 pub fn install_signal_handlers() {
+    // SAFETY: restoring a signal's default disposition has no
+    // preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     for sig in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: sigaction is given a zeroed, then filled, struct; the
         // handler only stores to an atomic, which is async-signal-safe.
@@ -239,14 +247,30 @@ pub fn wait_for_link(port: &Port, secs: u64) -> bool {
         return true;
     }
     eprintln!("Wait {secs} secs for link to come up...");
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline && !stopped() {
+    // A wait too long to represent is a wait without end (until a signal).
+    let deadline = Instant::now().checked_add(Duration::from_secs(secs));
+    while deadline.is_none_or(|d| Instant::now() < d) && !stopped() {
         if port.peer_alive() {
             return true;
         }
         std::thread::sleep(Duration::from_millis(5));
     }
     port.peer_alive()
+}
+
+/// Sleeps for `duration`, or less if SIGINT/SIGTERM arrives (checked
+/// every 10 ms).
+pub fn sleep_unless_stopped(duration: Duration) {
+    let deadline = Instant::now().checked_add(duration);
+    while !stopped() {
+        let left = deadline.map_or(Duration::from_millis(10), |d| {
+            d.saturating_duration_since(Instant::now())
+        });
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(10)));
+    }
 }
 
 /// Counters for one reporting interval (netmap pkt-gen's `my_ctrs`).

@@ -62,6 +62,7 @@ impl RxBatch<'_> {
         (self.tail + n - self.next) % n
     }
 
+    /// Whether no packet is left in the batch.
     pub fn is_empty(&self) -> bool {
         self.next == self.tail
     }

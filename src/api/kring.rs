@@ -9,7 +9,9 @@ use crate::mem::RingMem;
 /// Which ring an error or a sync is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RingId {
+    /// TX or RX.
     pub dir: Direction,
+    /// Index of the ring among the port's rings of that direction.
     pub index: u16,
 }
 
@@ -28,9 +30,15 @@ impl std::fmt::Display for RingId {
 /// application at the last sync (netmap's `nr_hwcur`/`nr_hwtail`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KRing {
+    /// Which ring this is.
     pub id: RingId,
+    /// Number of slots in the ring.
     pub num_slots: u32,
+    /// The application's `head` as of the last sync: slots before it have
+    /// been handed back to the port.
     pub hwcur: u32,
+    /// The `tail` the port published at the last sync: the first slot the
+    /// port still owns.
     pub hwtail: u32,
 }
 
@@ -60,11 +68,13 @@ impl KRing {
         }
     }
 
+    /// The slot after `i`, wrapping at the end of the ring.
     #[inline]
     pub fn next(&self, i: u32) -> u32 {
         if i + 1 == self.num_slots { 0 } else { i + 1 }
     }
 
+    /// `(i + n) mod num_slots`, for `i` a slot and `n` at most the ring size.
     #[inline]
     pub fn advance(&self, i: u32, n: u32) -> u32 {
         let j = i + n;

@@ -15,14 +15,16 @@ use super::pipe::PEER_CHECK;
 use super::port::Port;
 use crate::abi::Direction;
 
-/// Readiness flags, as in poll(2).
+/// Readiness flag, as in poll(2): an RX ring holds packets.
 pub const POLLIN: u8 = 0x1;
+/// Readiness flag, as in poll(2): a TX ring has room (cur != tail).
 pub const POLLOUT: u8 = 0x4;
 /// The other side of the port has gone (closed, or its process died).
 pub const POLLHUP: u8 = 0x10;
 
 /// One port to wait on.
 pub struct PollItem<'a> {
+    /// The port to check and wait on.
     pub port: &'a mut Port,
     /// POLLIN and/or POLLOUT.
     pub events: u8,
@@ -31,6 +33,7 @@ pub struct PollItem<'a> {
 }
 
 impl<'a> PollItem<'a> {
+    /// Waits on `port` for `events`, with `revents` cleared.
     pub fn new(port: &'a mut Port, events: u8) -> Self {
         PollItem {
             port,
@@ -59,7 +62,8 @@ fn check(item: &mut PollItem<'_>) -> Result<u8, ApiError> {
 /// Waits until one of `items` is ready or `timeout` passes (`None`: no
 /// limit). Returns how many items are ready; each item's `revents` says how.
 pub fn poll(items: &mut [PollItem<'_>], timeout: Option<Duration>) -> Result<usize, ApiError> {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    // A timeout too long to represent waits without end, as `None` does.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
         let mut ready = 0;
         for item in items.iter_mut() {

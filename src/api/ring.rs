@@ -56,34 +56,44 @@ impl<'a> Ring<'a> {
         &self.mem
     }
 
+    /// Which ring this is: its direction and index.
     #[inline]
     pub fn id(&self) -> RingId {
         self.id
     }
+    /// Number of slots in the ring.
     #[inline]
     pub fn num_slots(&self) -> u32 {
         self.mem.num_slots()
     }
+    /// Size of each buffer, in bytes.
     #[inline]
     pub fn buf_size(&self) -> u32 {
         self.region.buf_size()
     }
+    /// First slot the application owns.
     #[inline]
     pub fn head(&self) -> u32 {
         self.mem.head()
     }
+    /// The wakeup point: the first slot the application has not yet
+    /// looked at (at or after `head`).
     #[inline]
     pub fn cur(&self) -> u32 {
         self.mem.cur()
     }
+    /// First slot the port owns: `[head, tail)` is the application's.
     #[inline]
     pub fn tail(&self) -> u32 {
         self.mem.tail()
     }
+    /// Moves `head`, releasing the slots before it to the port at the
+    /// next sync.
     #[inline]
     pub fn set_head(&self, v: u32) {
         self.mem.set_head(v)
     }
+    /// Moves `cur`, the wakeup point.
     #[inline]
     pub fn set_cur(&self, v: u32) {
         self.mem.set_cur(v)
@@ -125,22 +135,28 @@ impl<'a> Ring<'a> {
         self.mem.cur() == self.mem.tail()
     }
 
+    /// Slot `i` (panics if `i >= num_slots`).
     #[inline]
     pub fn slot(&self, i: u32) -> NetmapSlot {
         self.mem.slot(i)
     }
+    /// Writes the whole of slot `i` (panics if `i >= num_slots`).
     #[inline]
     pub fn set_slot(&self, i: u32, s: NetmapSlot) {
         self.mem.set_slot(i, s)
     }
+    /// Sets slot `i`'s packet length (panics if `i >= num_slots`).
     #[inline]
     pub fn set_len(&self, i: u32, len: u16) {
         self.mem.set_slot_len(i, len)
     }
+    /// Sets slot `i`'s `NS_*` flags (panics if `i >= num_slots`).
     #[inline]
     pub fn set_flags(&self, i: u32, flags: u16) {
         self.mem.set_slot_flags(i, flags)
     }
+    /// Makes slot `i` name buffer `buf_idx` (panics if `i >= num_slots`);
+    /// set `NS_BUF_CHANGED` too so the port notices.
     #[inline]
     pub fn set_buf_idx(&self, i: u32, buf_idx: u32) {
         self.mem.set_slot_buf(i, buf_idx)

@@ -18,30 +18,38 @@ use super::pci_addr::PciAddr;
 /// open the device.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Owner {
+    /// The user to give the node to; `None` leaves the owner as it is.
     pub uid: Option<u32>,
+    /// The group to give the node to; `None` leaves the group as it is.
     pub gid: Option<u32>,
 }
 
+/// How `bind` should go about it.
 #[derive(Clone, Debug, Default)]
 pub struct BindOptions {
     /// Bind even when the device's interface carries routes.
     pub force: bool,
+    /// Who should own each `/dev/vfio/N` afterwards; the default changes nothing.
     pub owner: Owner,
 }
 
 /// What `bind` did to one device.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BindOutcome {
+    /// The device.
     pub addr: PciAddr,
     /// The driver it had before; `None` if it had none or was already on vfio-pci.
     pub previous_driver: Option<String>,
+    /// Whether it was already on vfio-pci, so only its node's owner may have changed.
     pub already_bound: bool,
+    /// Its IOMMU group number.
     pub group: u32,
 }
 
 /// What `unbind` did to one device.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnbindOutcome {
+    /// The device.
     pub addr: PciAddr,
     /// `false` when the device was not on vfio-pci and was left alone.
     pub was_on_vfio: bool,
@@ -60,6 +68,7 @@ pub fn require_root(action: &str, euid: u32) -> Result<(), DriverError> {
     }
 }
 
+/// The effective user id of this process.
 pub fn effective_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }

@@ -3,14 +3,22 @@
 
 use std::fmt;
 
+/// Offset of the command register in config space.
 pub const COMMAND: usize = 0x04;
+/// Offset of the status register.
 pub const STATUS: usize = 0x06;
+/// Offset of the pointer to the first capability.
 pub const CAPABILITIES_POINTER: usize = 0x34;
+/// Offset of the interrupt pin register (0: no INTx).
 pub const INTERRUPT_PIN: usize = 0x3d;
 
+/// Command register bit: the device answers I/O-port accesses.
 pub const COMMAND_IO_SPACE: u16 = 1 << 0;
+/// Command register bit: the device answers memory accesses (its memory BARs).
 pub const COMMAND_MEMORY_SPACE: u16 = 1 << 1;
+/// Command register bit: the device may do DMA.
 pub const COMMAND_BUS_MASTER: u16 = 1 << 2;
+/// Command register bit: legacy INTx interrupts are masked.
 pub const COMMAND_INTX_DISABLE: u16 = 1 << 10;
 const STATUS_CAP_LIST: u16 = 1 << 4;
 
@@ -23,27 +31,38 @@ const CAP_AF: u8 = 0x13;
 /// What the config space says about interrupts and reset.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConfigSummary {
+    /// PCI vendor id (0xffff when config space could not be read).
     pub vendor: u16,
+    /// PCI device id (0xffff when config space could not be read).
     pub device: u16,
+    /// The command register (see the `COMMAND_*` bits).
     pub command: u16,
     /// INTx pin (1 = INTA#); `None` when the device has no legacy interrupt.
     pub intx_pin: Option<u8>,
     /// MSI vectors the device can request (1, 2, 4, ..., 32).
     pub msi_vectors: Option<u32>,
+    /// The MSI-X capability, if the device has one.
     pub msix: Option<MsixCapability>,
     /// Function-level reset through the PCIe or AF capability.
     pub flr: bool,
     /// PM capability present and it resets the device on D3hot -> D0.
     pub pm_reset: bool,
+    /// Whether the device has a PCI Express capability.
     pub is_pcie: bool,
 }
 
+/// Where a device keeps its MSI-X vector table and pending-bit array.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MsixCapability {
+    /// How many vectors the table holds.
     pub vectors: u32,
+    /// The BAR holding the vector table.
     pub table_bar: u8,
+    /// Offset of the table in that BAR.
     pub table_offset: u32,
+    /// The BAR holding the pending-bit array.
     pub pba_bar: u8,
+    /// Offset of the pending-bit array in that BAR.
     pub pba_offset: u32,
 }
 
@@ -123,20 +142,29 @@ pub fn parse_config(cfg: &[u8]) -> ConfigSummary {
     s
 }
 
+/// What a BAR decodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BarKind {
+    /// Memory, below 4 GiB (a 32-bit BAR).
     Memory32,
+    /// Memory, anywhere in the 64-bit space (a 64-bit BAR, two slots wide).
     Memory64,
+    /// I/O ports.
     Io,
 }
 
 /// One BAR from sysfs `resource`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BarInfo {
+    /// The BAR number (0-5).
     pub index: u8,
+    /// Its start address, as the kernel assigned it.
     pub start: u64,
+    /// Its size in bytes.
     pub size: u64,
+    /// What it decodes.
     pub kind: BarKind,
+    /// Whether it is marked prefetchable.
     pub prefetchable: bool,
 }
 
@@ -162,6 +190,7 @@ impl fmt::Display for BarInfo {
     }
 }
 
+/// A byte count for people: whole GiB, MiB or KiB when exact, bytes otherwise.
 pub fn human_size(bytes: u64) -> String {
     match bytes {
         b if b >= 1 << 30 && b % (1 << 30) == 0 => format!("{} GiB", b >> 30),

@@ -12,11 +12,14 @@ use crate::mem::{BufBounds, MemError, Region, RingMem, SlotHead, SlotRun};
 /// buffer `idx` is at `base + idx * buf_size`, O(1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DmaWindow {
+    /// Device address (IOVA) of buffer 0.
     pub base: u64,
+    /// Bytes per buffer.
     pub buf_size: u64,
 }
 
 impl DmaWindow {
+    /// Device address of buffer `idx`.
     #[inline]
     pub fn buf_iova(&self, idx: u32) -> u64 {
         self.base + idx as u64 * self.buf_size
@@ -65,16 +68,20 @@ impl<D: Copy + Default> DescRing<D> {
         Ok(ring)
     }
 
+    /// Device address of descriptor 0, for the ring's base address registers.
     pub fn iova(&self) -> u64 {
         self.iova
     }
+    /// Number of descriptors.
     pub fn count(&self) -> u32 {
         self.count
     }
+    /// Size of the ring in bytes, for the ring's length register.
     pub fn bytes(&self) -> u32 {
         self.count * std::mem::size_of::<D>() as u32
     }
 
+    /// Reads descriptor `i` (volatile, as the device may write it).
     #[inline]
     pub fn read(&self, i: u32) -> D {
         assert!(i < self.count);
@@ -84,6 +91,7 @@ impl<D: Copy + Default> DescRing<D> {
         unsafe { read_volatile(self.ptr.add(i as usize)) }
     }
 
+    /// Writes descriptor `i` (volatile, as the device may read it).
     #[inline]
     pub fn write(&self, i: u32, d: D) {
         assert!(i < self.count);
@@ -164,11 +172,13 @@ impl<D> Clone for DescRun<'_, D> {
 impl<D> Copy for DescRun<'_, D> {}
 
 impl<D: Copy> DescRun<'_, D> {
+    /// Number of descriptors in the run.
     #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether the run holds no descriptors.
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
@@ -181,6 +191,7 @@ impl<D: Copy> DescRun<'_, D> {
         unsafe { self.first.add(j) }
     }
 
+    /// Writes the `j`-th descriptor of the run (volatile).
     #[inline(always)]
     pub fn write(&self, j: usize, d: D) {
         // SAFETY: an in-range descriptor (desc_ptr); the device may read it

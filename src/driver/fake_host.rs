@@ -16,14 +16,21 @@ use super::host::Host;
 /// A device to create in the fake tree.
 #[derive(Clone, Debug)]
 pub struct FakeDevice {
+    /// PCI address, `DDDD:BB:DD.F`.
     pub addr: &'static str,
+    /// PCI vendor id.
     pub vendor: u16,
+    /// PCI device id.
     pub device: u16,
+    /// PCI class code (0x020000 for an Ethernet controller).
     pub class: u32,
+    /// The driver it is bound to, if any.
     pub driver: Option<&'static str>,
+    /// Its IOMMU group, if the host has an IOMMU.
     pub iommu_group: Option<u32>,
     /// -1 like sysfs when there is no NUMA information.
     pub numa_node: i32,
+    /// Network interfaces the kernel driver made for it (`net/NAME`).
     pub interfaces: Vec<&'static str>,
     /// Raw config space; a minimal header is generated when `None`.
     pub config: Option<Vec<u8>>,
@@ -89,10 +96,12 @@ impl FakeHost {
         fake
     }
 
+    /// The directory standing in for `/`.
     pub fn root(&self) -> &Path {
         &self.root
     }
 
+    /// The paths the code under test reads, inside the fake tree.
     pub fn host(&self) -> &Host {
         &self.host
     }
@@ -104,10 +113,13 @@ impl FakeHost {
         write(&dir.join("unbind"), "");
     }
 
+    /// Unregisters a PCI driver.
     pub fn remove_driver(&self, name: &str) {
         let _ = fs::remove_dir_all(self.host.pci_driver_dir(name));
     }
 
+    /// Creates `dev` under `bus/pci/devices`, with its attributes, config
+    /// space, resources, driver link and interfaces.
     pub fn add_device(&self, dev: &FakeDevice) {
         let dir = self.host.pci_device_dir(dev.addr);
         write(&dir.join("vendor"), format!("0x{:04x}\n", dev.vendor));
@@ -163,6 +175,7 @@ impl FakeHost {
         set_driver_link(&self.host, addr, driver);
     }
 
+    /// Writes `/proc/net/route` and `/proc/net/ipv6_route`.
     pub fn set_routes(&self, ipv4: &str, ipv6: &str) {
         write(&self.host.proc_root.join("net/route"), ipv4);
         write(&self.host.proc_root.join("net/ipv6_route"), ipv6);

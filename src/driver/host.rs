@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Where the kernel's interfaces are: the running system's, or a fake tree for tests.
 #[derive(Clone, Debug)]
 pub struct Host {
     /// sysfs, normally `/sys`.
@@ -49,26 +50,33 @@ impl Host {
         }
     }
 
+    /// sysfs's directory of PCI devices (`bus/pci/devices`).
     pub fn pci_devices_dir(&self) -> PathBuf {
         self.sys.join("bus/pci/devices")
     }
 
+    /// The sysfs directory of the device at `addr` (`DDDD:BB:DD.F`).
     pub fn pci_device_dir(&self, addr: &str) -> PathBuf {
         self.pci_devices_dir().join(addr)
     }
 
+    /// The sysfs directory of PCI driver `driver`, with its `bind` and `unbind` files.
     pub fn pci_driver_dir(&self, driver: &str) -> PathBuf {
         self.sys.join("bus/pci/drivers").join(driver)
     }
 
+    /// The sysfs directory of IOMMU group `group`.
     pub fn iommu_group_dir(&self, group: u32) -> PathBuf {
         self.sys.join("kernel/iommu_groups").join(group.to_string())
     }
 
+    /// The VFIO container node, normally `/dev/vfio/vfio`.
     pub fn vfio_container_path(&self) -> PathBuf {
         self.dev_vfio.join("vfio")
     }
 
+    /// The VFIO node of IOMMU group `group`: `/dev/vfio/N`, or
+    /// `/dev/vfio/noiommu-N` in no-IOMMU mode.
     pub fn vfio_group_path(&self, group: u32, noiommu: bool) -> PathBuf {
         if noiommu {
             self.dev_vfio.join(format!("noiommu-{group}"))
@@ -77,6 +85,7 @@ impl Host {
         }
     }
 
+    /// The file where `bind` records the driver `addr` had before.
     pub fn prev_driver_file(&self, addr: &str) -> PathBuf {
         self.state_dir.join(format!("{addr}.prev-driver"))
     }

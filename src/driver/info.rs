@@ -20,17 +20,26 @@ use super::{e1000, ixgbe};
 /// What VFIO reports for an opened device.
 #[derive(Clone, Debug)]
 pub struct VfioReport {
+    /// What VFIO_DEVICE_GET_INFO says: flags, number of regions and of interrupt indexes.
     pub info: DeviceInfo,
+    /// The first nine regions (BAR0-5, ROM, config space, VGA), those of size
+    /// zero left out.
     pub regions: Vec<RegionInfo>,
+    /// What VFIO says about each interrupt type it answers for.
     pub irqs: Vec<(IrqKind, IrqInfo)>,
+    /// The container's IOMMU page sizes and usable IOVA ranges; `None` if no
+    /// IOMMU is attached.
     pub iommu: Option<IommuInfo>,
 }
 
 /// Everything `info` shows about a device.
 #[derive(Debug)]
 pub struct DeviceReport {
+    /// The device as sysfs shows it.
     pub device: PciDevice,
+    /// Its BARs, from sysfs `resource`.
     pub bars: Vec<BarInfo>,
+    /// What its config space says; `None` when fewer than 64 bytes could be read.
     pub config: Option<ConfigSummary>,
     /// How much of config space sysfs let us read (64 bytes unless root).
     pub config_bytes: usize,
@@ -137,6 +146,7 @@ fn interrupts_text(cfg: &ConfigSummary) -> String {
     format!("{intx}, {msi}, {msix}")
 }
 
+/// The report as `vfio-netmap info` prints it.
 pub fn render_text(report: &DeviceReport) -> String {
     let dev = &report.device;
     let mut out = String::new();

@@ -2,21 +2,30 @@
 
 use std::fmt::{self, Write};
 
+/// A JSON value; objects keep their keys in the order given.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Json {
+    /// `null`, e.g. for a device without a driver.
     Null,
+    /// `true` or `false`.
     Bool(bool),
+    /// A whole number.
     Int(i64),
+    /// A string, escaped when written.
     Str(String),
+    /// An array.
     Array(Vec<Json>),
+    /// An object, written with its keys in this order.
     Object(Vec<(&'static str, Json)>),
 }
 
 impl Json {
+    /// A string value.
     pub fn str(s: impl Into<String>) -> Json {
         Json::Str(s.into())
     }
 
+    /// A string value, or `null` for `None`.
     pub fn opt_str(s: Option<impl Into<String>>) -> Json {
         s.map_or(Json::Null, |s| Json::Str(s.into()))
     }

@@ -15,6 +15,7 @@ use super::routes::routed_interfaces;
 /// PCI base class 0x02: network controller.
 pub const CLASS_NETWORK: u32 = 0x02;
 
+/// The vfio-pci driver's name, as sysfs spells it.
 pub const VFIO_PCI: &str = "vfio-pci";
 
 /// Drivers that do not let the device do DMA on the host's behalf, so they
@@ -27,11 +28,14 @@ pub fn driver_keeps_group_viable(driver: &str) -> bool {
 /// One member of an IOMMU group.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GroupMember {
+    /// The member's PCI address.
     pub addr: String,
+    /// The driver it is bound to; `None` if none.
     pub driver: Option<String>,
 }
 
 impl GroupMember {
+    /// Whether its driver keeps VFIO from using the group (an unbound member does not).
     pub fn blocks_vfio(&self) -> bool {
         self.driver
             .as_deref()
@@ -42,7 +46,9 @@ impl GroupMember {
 /// An IOMMU group as sysfs shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IommuGroup {
+    /// The group number (`/sys/kernel/iommu_groups/N`).
     pub number: u32,
+    /// Its devices, sorted by address.
     pub members: Vec<GroupMember>,
 }
 
@@ -68,15 +74,20 @@ impl IommuGroup {
 /// A PCI function as sysfs shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PciDevice {
+    /// The function's PCI address.
     pub addr: PciAddr,
+    /// PCI vendor id.
     pub vendor: u16,
+    /// PCI device id.
     pub device: u16,
     /// 24-bit class code: base class, subclass, programming interface.
     pub class: u32,
     /// Whether a vfio-netmap driver opens the device, and its name if
     /// vfio-netmap knows it (from the driver table, [`pci_ids`](super::pci_ids)).
     pub support: Support,
+    /// The driver it is bound to; `None` if none.
     pub driver: Option<String>,
+    /// Its IOMMU group; `None` when it has none (the IOMMU is off).
     pub iommu_group: Option<IommuGroup>,
     /// `None` when sysfs says -1 (no NUMA information).
     pub numa_node: Option<u32>,
@@ -87,10 +98,12 @@ pub struct PciDevice {
 }
 
 impl PciDevice {
+    /// Whether it is a network controller (PCI base class 0x02).
     pub fn is_network(&self) -> bool {
         self.class >> 16 == CLASS_NETWORK
     }
 
+    /// Whether it is bound to vfio-pci.
     pub fn on_vfio(&self) -> bool {
         self.driver.as_deref() == Some(VFIO_PCI)
     }

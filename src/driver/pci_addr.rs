@@ -6,9 +6,13 @@ use std::str::FromStr;
 /// A PCI function address: domain, bus, device (slot) and function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PciAddr {
+    /// PCI domain (segment); 0 on most machines.
     pub domain: u16,
+    /// Bus number.
     pub bus: u8,
+    /// Device (slot) number, 0 to 0x1f.
     pub device: u8,
+    /// Function number, 0 to 7.
     pub function: u8,
 }
 
@@ -16,7 +20,9 @@ pub struct PciAddr {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{input}` is not a PCI address: {reason} (expected DDDD:BB:DD.F, e.g. 0000:00:03.0)")]
 pub struct PciAddrError {
+    /// The string, as given.
     pub input: String,
+    /// What is wrong with it.
     pub reason: &'static str,
 }
 

@@ -6,7 +6,9 @@ use std::ptr::NonNull;
 
 /// 32-bit register reads and writes by byte offset into a register file.
 pub trait RegisterAccess {
+    /// Reads the 32-bit register at byte `offset`.
     fn read32(&self, offset: usize) -> u32;
+    /// Writes `value` to the 32-bit register at byte `offset`.
     fn write32(&self, offset: usize, value: u32);
 
     /// Read-modify-write setting `bits`.
@@ -90,10 +92,12 @@ impl<'a> Mmio<'a> {
         unsafe { Mmio::new(base, len) }
     }
 
+    /// Size of the window in bytes.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether the window is zero bytes long.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -10,13 +10,16 @@ use super::pci_ids::Support;
 /// The three sections of the status listing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Category {
+    /// Bound to vfio-pci.
     Vfio,
+    /// Bound to another driver, usually the kernel's own driver for the NIC.
     Kernel,
     /// No driver bound.
     Other,
 }
 
 impl Category {
+    /// The section `dev` is listed in, from its driver.
     pub fn of(dev: &PciDevice) -> Category {
         match dev.driver.as_deref() {
             Some(super::pci::VFIO_PCI) => Category::Vfio,

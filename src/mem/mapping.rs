@@ -32,9 +32,11 @@ pub enum Backing {
 }
 
 impl Backing {
+    /// Whether the memory is backed by hugepages.
     pub fn hugepages(&self) -> bool {
         matches!(self, Backing::HugetlbfsFile(_) | Backing::MemfdHuge)
     }
+    /// The backing file's path, for file-backed mappings (`None` for memfds).
     pub fn path(&self) -> Option<&Path> {
         match self {
             Backing::HugetlbfsFile(p) | Backing::ShmFile(p) => Some(p),
@@ -51,18 +53,23 @@ pub struct Mapping {
 }
 
 impl Mapping {
+    /// Start of the mapping.
     pub fn as_ptr(&self) -> *mut u8 {
         self.map.as_mut_ptr()
     }
+    /// Length of the mapping in bytes: the whole file.
     pub fn len(&self) -> usize {
         self.map.len()
     }
+    /// Whether the mapping has no bytes.
     pub fn is_empty(&self) -> bool {
         self.map.len() == 0
     }
+    /// The mapped file, on which [`RangeLocks`] are taken.
     pub fn file(&self) -> &File {
         &self.file
     }
+    /// What backs the mapping.
     pub fn backing(&self) -> &Backing {
         &self.backing
     }
@@ -150,6 +157,7 @@ impl Mapping {
     }
 }
 
+/// `n` rounded up to a multiple of `to`.
 pub fn round_up(n: usize, to: usize) -> usize {
     n.div_ceil(to) * to
 }
@@ -249,6 +257,7 @@ pub struct RangeLocks<'a> {
 }
 
 impl<'a> RangeLocks<'a> {
+    /// The locks on `file`, taken through its open file description.
     pub fn new(file: &'a File) -> Self {
         RangeLocks { file }
     }
@@ -307,6 +316,7 @@ impl<'a> RangeLocks<'a> {
         }
     }
 
+    /// Releases this open file description's lock on `byte`, if it holds one.
     pub fn unlock(&self, byte: u64) -> std::io::Result<()> {
         self.fcntl(libc::F_OFD_SETLK, libc::F_UNLCK as libc::c_short, byte)
             .map(|_| ())

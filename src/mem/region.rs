@@ -40,6 +40,7 @@ impl BufBounds {
         idx.wrapping_sub(FIRST_USABLE_BUF) < self.usable && len as u32 <= self.buf_size
     }
 
+    /// `idx` names a usable buffer: one subtraction and one compare.
     #[inline(always)]
     pub fn buf_ok(&self, idx: u32) -> bool {
         idx.wrapping_sub(FIRST_USABLE_BUF) < self.usable
@@ -64,6 +65,8 @@ pub const FIRST_USABLE_BUF: u32 = 2;
 const ADMIN_LOCK: u64 = 0;
 const USER_LOCK_BASE: u64 = 1;
 const MAX_USERS: u64 = 4095;
+/// First lock byte available to port types (pipes claim one byte per end
+/// from here).
 pub const PORT_LOCK_BASE: u64 = 1 << 20;
 
 /// Sizes of a region, fixed when it is created.
@@ -389,23 +392,30 @@ impl Region {
         unsafe { &*self.header_ptr() }
     }
 
+    /// The name the region was opened or created with.
     pub fn name(&self) -> &str {
         &self.name
     }
+    /// The sizes the region was created with.
     pub fn config(&self) -> &RegionConfig {
         &self.config
     }
+    /// What backs the region's memory (hugepages or not).
     pub fn backing(&self) -> &Backing {
         self.mapping.backing()
     }
+    /// Bytes per buffer (netmap's `nr_buf_size`).
     #[inline]
     pub fn buf_size(&self) -> u32 {
         self.config.buf_size
     }
+    /// Buffers in the pool, including the two reserved ones.
     #[inline]
     pub fn num_bufs(&self) -> u32 {
         self.config.num_bufs
     }
+    /// Buffers currently free in the pool, across every process using the
+    /// region.
     pub fn free_bufs(&self) -> u32 {
         self.header().free_bufs.load(Ordering::Relaxed)
     }
@@ -586,6 +596,8 @@ impl Region {
         Ok(self.layout.ring_area + i as usize * self.config.ring_chunk())
     }
 
+    /// Returns the ring chunk at `offset` (from [`Region::alloc_ring`]) to
+    /// the region.
     pub fn free_ring(&self, offset: usize) {
         let i = (offset - self.layout.ring_area) / self.config.ring_chunk();
         self.bitmap_set(self.layout.ring_bitmap, i as u32, false);
@@ -599,6 +611,8 @@ impl Region {
         Ok(self.layout.if_area + i as usize * IF_CHUNK)
     }
 
+    /// Returns the `netmap_if` chunk at `offset` (from [`Region::alloc_if`])
+    /// to the region.
     pub fn free_if(&self, offset: usize) {
         let i = (offset - self.layout.if_area) / IF_CHUNK;
         self.bitmap_set(self.layout.if_bitmap, i as u32, false);

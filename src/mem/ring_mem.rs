@@ -28,11 +28,13 @@ unsafe impl Sync for RingMem<'_> {}
 
 macro_rules! field {
     ($get:ident, $set:ident, $f:ident, $t:ty) => {
+        #[doc = concat!("Reads the header's `", stringify!($f), "` (see [`NetmapRing`]).")]
         #[inline]
         pub fn $get(&self) -> $t {
             // SAFETY: ptr points to a live ring header (see `new`).
             unsafe { read_volatile(addr_of!((*self.ptr).$f)) }
         }
+        #[doc = concat!("Writes the header's `", stringify!($f), "`.")]
         #[inline]
         pub fn $set(&self, v: $t) {
             // SAFETY: as above.
@@ -77,6 +79,7 @@ impl<'r> RingMem<'r> {
         unsafe { write_volatile(self.ptr, header) }
     }
 
+    /// Number of slots in the ring, as given when the view was made.
     #[inline]
     pub fn num_slots(&self) -> u32 {
         self.num_slots
@@ -117,42 +120,49 @@ impl<'r> RingMem<'r> {
         unsafe { read_volatile(self.slot_ptr(i)) }
     }
 
+    /// Writes the whole of slot `i` (panics if `i >= num_slots`).
     #[inline]
     pub fn set_slot(&self, i: u32, s: NetmapSlot) {
         // SAFETY: slot_ptr checked the index.
         unsafe { write_volatile(self.slot_ptr(i), s) }
     }
 
+    /// Writes slot `i`'s `flags` (panics if `i >= num_slots`).
     #[inline]
     pub fn set_slot_flags(&self, i: u32, flags: u16) {
         // SAFETY: slot_ptr checked the index.
         unsafe { write_volatile(addr_of_mut!((*self.slot_ptr(i)).flags), flags) }
     }
 
+    /// Writes slot `i`'s `len` (panics if `i >= num_slots`).
     #[inline]
     pub fn set_slot_len(&self, i: u32, len: u16) {
         // SAFETY: slot_ptr checked the index.
         unsafe { write_volatile(addr_of_mut!((*self.slot_ptr(i)).len), len) }
     }
 
+    /// Writes slot `i`'s `buf_idx` (panics if `i >= num_slots`).
     #[inline]
     pub fn set_slot_buf(&self, i: u32, buf_idx: u32) {
         // SAFETY: slot_ptr checked the index.
         unsafe { write_volatile(addr_of_mut!((*self.slot_ptr(i)).buf_idx), buf_idx) }
     }
 
+    /// Reads slot `i`'s `buf_idx` (panics if `i >= num_slots`).
     #[inline]
     pub fn slot_buf(&self, i: u32) -> u32 {
         // SAFETY: slot_ptr checked the index.
         unsafe { read_volatile(addr_of!((*self.slot_ptr(i)).buf_idx)) }
     }
 
+    /// Reads slot `i`'s `len` (panics if `i >= num_slots`).
     #[inline]
     pub fn slot_len(&self, i: u32) -> u16 {
         // SAFETY: slot_ptr checked the index.
         unsafe { read_volatile(addr_of!((*self.slot_ptr(i)).len)) }
     }
 
+    /// Reads slot `i`'s `flags` (panics if `i >= num_slots`).
     #[inline]
     pub fn slot_flags(&self, i: u32) -> u16 {
         // SAFETY: slot_ptr checked the index.
@@ -164,8 +174,11 @@ impl<'r> RingMem<'r> {
 /// sync loops read and write with one access each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SlotHead {
+    /// Index of the slot's buffer in the region's buffer pool.
     pub buf_idx: u32,
+    /// Length of the packet in the buffer, in bytes.
     pub len: u16,
+    /// The slot's `NS_*` flags.
     pub flags: u16,
 }
 
@@ -235,11 +248,13 @@ impl RingMem<'_> {
 }
 
 impl SlotRun<'_> {
+    /// Number of slots in the run.
     #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether the run has no slots.
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
@@ -267,6 +282,7 @@ impl SlotRun<'_> {
         unsafe { write_volatile(self.slot_ptr(j).cast::<u64>(), h.word()) }
     }
 
+    /// Writes the `flags` of the run's `j`-th slot.
     #[inline(always)]
     pub fn set_flags(&self, j: usize, flags: u16) {
         // SAFETY: an in-range slot (slot_ptr).

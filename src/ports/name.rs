@@ -35,8 +35,11 @@ use crate::driver::PciAddr;
 /// A parsed port name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortName {
+    /// What the prefix and name designate.
     pub kind: PortKind,
+    /// Which rings to bind, from the mode suffix.
     pub mode: RegMode,
+    /// Flags from the `/flags` groups.
     pub flags: RegFlags,
     /// Memory region id from `@N` (never `Some(0)` when parsed).
     pub mem_id: Option<u16>,
@@ -48,22 +51,40 @@ pub struct PortName {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PortKind {
     /// `netmap:NAME`.
-    Netmap { name: String },
+    Netmap {
+        /// The interface name.
+        name: String,
+    },
     /// `PREFIX:NAME{ID` (master) or `PREFIX:NAME}ID` (slave); `prefix` is
     /// `netmap` or the VALE switch (`vale`, `vale0`, …).
     Pipe {
+        /// `netmap` or the VALE switch the pipe belongs to.
         prefix: String,
+        /// The name before `{` or `}`.
         name: String,
+        /// The pipe id after `{` or `}`.
         id: String,
+        /// Master (`{`) or slave (`}`).
         end: PipeEnd,
     },
     /// `SWITCH:PORT` where `switch` is `vale` followed by identifier
     /// characters, e.g. `vale0`.
-    Vale { switch: String, port: String },
+    Vale {
+        /// The switch, e.g. `vale0`.
+        switch: String,
+        /// The port's name on the switch.
+        port: String,
+    },
     /// `vfio:DDDD:BB:DD.F` (or the short `vfio:BB:DD.F`).
-    Vfio { addr: PciAddr },
+    Vfio {
+        /// The NIC's PCI address.
+        addr: PciAddr,
+    },
     /// `model:NAME`, a software NIC model.
-    Model { name: String },
+    Model {
+        /// Which software NIC model.
+        name: String,
+    },
 }
 
 /// Which rings a registration binds.
@@ -102,7 +123,9 @@ pub struct RegFlags {
 /// One `@option`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortOption {
+    /// The option's name, after `@`.
     pub name: String,
+    /// Its value, if any.
     pub value: OptionValue,
 }
 

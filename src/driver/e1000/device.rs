@@ -26,8 +26,11 @@ pub const MAX_DESCRIPTORS: u32 = crate::mem::MAX_RING_SLOTS;
 /// The members of the family we drive (one per row of the driver table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Model {
+    /// Intel 82540EM (e1000), QEMU's default `e1000`.
     I82540Em,
+    /// Intel 82545EM (e1000).
     I82545Em,
+    /// Intel 82574L (e1000e).
     I82574L,
 }
 
@@ -64,6 +67,7 @@ impl Model {
 pub struct Options {
     /// How errors name the device (its PCI address, or a model's name).
     pub device: String,
+    /// Accept every unicast and multicast frame (RCTL.UPE and RCTL.MPE).
     pub promiscuous: bool,
     /// How long to wait for link after reset (the link still may come later).
     pub link_wait: Duration,
@@ -83,16 +87,27 @@ impl Default for Options {
 /// read).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Good packets received (GPRC).
     pub gprc: u64,
+    /// Good packets transmitted (GPTC).
     pub gptc: u64,
+    /// Good octets received (GORC).
     pub gorc: u64,
+    /// Good octets transmitted (GOTC).
     pub gotc: u64,
+    /// Packets missed for lack of receive buffer space (MPC).
     pub mpc: u64,
+    /// Times a packet arrived with no receive descriptor free (RNBC).
     pub rnbc: u64,
+    /// Packets received with a CRC error (CRCERRS).
     pub crcerrs: u64,
+    /// Total packets received (TPR).
     pub tpr: u64,
+    /// Total packets transmitted (TPT).
     pub tpt: u64,
+    /// Impossible write-backs the receive queue has seen.
     pub queue: QueueErrors,
+    /// The receive queue's RDT writes and their cost.
     pub rx_tail: TailWrites,
 }
 
@@ -319,6 +334,7 @@ impl<R: RegisterAccess> E1000<R> {
         );
     }
 
+    /// Whether STATUS reports link up (false if the device is gone).
     pub fn link_is_up(&self) -> bool {
         let s = self.regs.read32(STATUS);
         s != u32::MAX && s & STATUS_LU != 0
@@ -330,16 +346,20 @@ impl<R: RegisterAccess> E1000<R> {
         (s != u32::MAX && s & STATUS_LU != 0).then_some(speed_mbps(s))
     }
 
+    /// Which member of the family this is.
     pub fn model(&self) -> Model {
         self.model
     }
+    /// The MAC address the receive filter accepts.
     pub fn mac(&self) -> [u8; 6] {
         self.mac
     }
+    /// Sets the MAC address and programs it into the receive filter (RAL0/RAH0).
     pub fn set_mac(&mut self, mac: [u8; 6]) {
         self.mac = mac;
         self.write_mac_filter();
     }
+    /// Turns unicast and multicast promiscuous reception on or off.
     pub fn set_promiscuous(&mut self, on: bool) {
         self.promiscuous = on;
         self.regs.write32(RCTL, self.rctl());

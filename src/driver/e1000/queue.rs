@@ -84,8 +84,11 @@ pub struct RxQueue {
 /// is where frames are lost (BENCHMARKS.md), so pkt-gen reports these.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TailWrites {
+    /// RDT writes made.
     pub count: u64,
+    /// Time spent in them, in nanoseconds.
     pub total_ns: u64,
+    /// Longest single write, in nanoseconds.
     pub max_ns: u64,
 }
 
@@ -149,6 +152,7 @@ impl RxQueue {
         }
     }
 
+    /// RDT writes so far and how long they took.
     pub fn tail_writes(&self) -> TailWrites {
         self.tail_writes.get()
     }

@@ -8,7 +8,9 @@
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AdvRxRead {
+    /// Device address of the packet buffer.
     pub pkt_addr: u64,
+    /// Device address of the header buffer; 0 here (bit 0 becomes DD on write-back).
     pub hdr_addr: u64,
 }
 
@@ -26,6 +28,7 @@ pub struct AdvRxWb {
     pub status_error: u32,
     /// Bytes written to this descriptor's buffer.
     pub length: u16,
+    /// VLAN tag of the packet, if stripped.
     pub vlan: u16,
 }
 
@@ -35,10 +38,12 @@ pub const RXD_STATUS_OFFSET: usize = 8;
 pub const RXD_LENGTH_OFFSET: usize = 12;
 /// RX status: descriptor done (bit 0), end of packet (bit 1).
 pub const RXD_STAT_DD: u32 = 1 << 0;
+/// RX status EOP: last descriptor of a packet.
 pub const RXD_STAT_EOP: u32 = 1 << 1;
 /// RX errors (bits 31:20): frame errors the device reports (CE, LE, PE,
 /// OSE, USE) and checksum errors (TCPE, IPE).
 pub const RXD_ERR_MASK: u32 = 0xfff0_0000;
+/// The frame error bits: CE (24), LE (25), PE (27), OSE (28), USE (29).
 pub const RXD_ERR_FRAME: u32 = 0x3b00_0000;
 /// pkt_info RSS type (bits 3:0): 1 IPv4/TCP, 2 IPv4, 3 IPv6/TCP, 5 IPv6,
 /// 7 IPv4/UDP, 8 IPv6/UDP.
@@ -49,6 +54,7 @@ pub const RSSTYPE_MASK: u16 = 0xf;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AdvTxRead {
+    /// Device address of the packet buffer.
     pub addr: u64,
     /// DTALEN (15:0), MAC (19:18), DTYP (23:20), DCMD (31:24).
     pub cmd_type_len: u32,
@@ -61,8 +67,11 @@ pub struct AdvTxRead {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AdvTxWb {
+    /// Reserved.
     pub rsvd: u64,
+    /// Next IPsec sequence number / seed (unused here).
     pub nxtseq_seed: u32,
+    /// STA (3:0): DD once the device is done with the descriptor.
     pub status: u32,
 }
 
@@ -70,15 +79,21 @@ pub struct AdvTxWb {
 pub const TXD_CMD_OFFSET: usize = 8;
 /// Byte of the write-back `status` holding DD.
 pub const TXD_STATUS_OFFSET: usize = 12;
+/// TX status DD: descriptor done.
 pub const TXD_STAT_DD: u32 = 1 << 0;
 /// DTYP = 0011b: advanced data descriptor.
 pub const TXD_DTYP_DATA: u32 = 0x3 << 20;
+/// The DTYP field (bits 23:20).
 pub const TXD_DTYP_MASK: u32 = 0xf << 20;
 /// DCMD bits: EOP (24), IFCS (25), RS (27), DEXT (29).
 pub const TXD_CMD_EOP: u32 = 1 << 24;
+/// DCMD.IFCS: insert the Ethernet FCS (CRC).
 pub const TXD_CMD_IFCS: u32 = 1 << 25;
+/// DCMD.RS: report status (write back DD when done).
 pub const TXD_CMD_RS: u32 = 1 << 27;
+/// DCMD.DEXT: descriptor extension (advanced format).
 pub const TXD_CMD_DEXT: u32 = 1 << 29;
+/// DTALEN (bits 15:0): bytes of this descriptor's buffer to send.
 pub const TXD_DTALEN_MASK: u32 = 0xffff;
 /// olinfo PAYLEN: the whole packet's length, in the first descriptor.
 pub const TXD_PAYLEN_SHIFT: u32 = 14;

@@ -21,10 +21,15 @@ use crate::mem::{MemError, Region, RingMem};
 /// few register locations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MacType {
+    /// 82599 (X520 adapters).
     I82599,
+    /// X540 (10GBASE-T).
     X540,
+    /// X550 (10GBASE-T and NBASE-T).
     X550,
+    /// X550EM_x: the X552 MAC of Xeon D SoCs.
     X550EmX,
+    /// X550EM_a: the X553 MAC of Atom C3000 SoCs.
     X550EmA,
 }
 
@@ -63,7 +68,9 @@ fn speed_text(mbps: u32) -> String {
 /// One device: its MAC type and PCI device id (which tells the media).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Chip {
+    /// MAC generation.
     pub mac: MacType,
+    /// PCI device id.
     pub device_id: u16,
 }
 
@@ -127,42 +134,63 @@ impl Chip {
 /// Why bringing the NIC up failed.
 #[derive(Debug, thiserror::Error)]
 pub enum IxgbeError {
+    /// The device reads all-ones.
     #[error(
         "the NIC reads all-ones: it was removed or its BAR is not mapped (check `vfio-netmap \
          status`, and that no other process reset it)"
     )]
     Removed,
+    /// CTRL.RST was still set after the given time.
     #[error(
         "the NIC did not finish its reset (CTRL.RST still set after {0:?}); reset the device \
          (unbind and bind it again)"
     )]
     ResetTimeout(Duration),
+    /// An init step's done bits were not all set in time.
     #[error(
         "the NIC did not finish {what} after {limit:?} ({reg} = {value:#010x}); its EEPROM/NVM \
          may be corrupt, or the device is wedged: power-cycle it"
     )]
     InitTimeout {
+        /// The step that did not finish.
         what: &'static str,
+        /// Name of the register polled.
         reg: &'static str,
+        /// Its last value read.
         value: u32,
+        /// How long the driver waited.
         limit: Duration,
     },
+    /// A queue's ENABLE bit did not read back set in time.
     #[error(
         "{dir} queue {queue} did not report enabled after {limit:?}; the queue's ring \
          registers may be wrong, or the device is wedged"
     )]
     QueueEnableTimeout {
+        /// "rx" or "tx".
         dir: &'static str,
+        /// Queue index.
         queue: usize,
+        /// How long the driver waited.
         limit: Duration,
     },
+    /// The ring size asked for is not one the device takes.
     #[error(
         "{slots} descriptors per ring is not supported: use a multiple of 8 between 64 and \
          4096 (ring lengths are multiples of 128 bytes)"
     )]
-    BadRingSize { slots: u32 },
+    BadRingSize {
+        /// Descriptors per ring asked for.
+        slots: u32,
+    },
+    /// The number of queue pairs asked for is 0 or above [`MAX_QUEUES`], or
+    /// the RX and TX counts differ.
     #[error("{queues} queue pairs asked for: the ixgbe driver supports 1 to {MAX_QUEUES}")]
-    BadQueueCount { queues: usize },
+    BadQueueCount {
+        /// Queue pairs asked for (the TX count).
+        queues: usize,
+    },
+    /// Allocating rings in the memory region failed.
     #[error(transparent)]
     Mem(#[from] MemError),
 }
@@ -170,6 +198,7 @@ pub enum IxgbeError {
 /// Options when bringing the NIC up.
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
+    /// Accept every unicast and multicast frame (FCTRL.UPE and FCTRL.MPE).
     pub promiscuous: bool,
     /// How long to wait for link after reset (the link still may come later).
     pub link_wait: Duration,
@@ -212,20 +241,35 @@ pub const RSS_FIELDS: u32 = MRQC_RSS_FIELD_IPV4
 /// read).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Good packets received (GPRC).
     pub gprc: u64,
+    /// Good packets transmitted (GPTC).
     pub gptc: u64,
+    /// Good octets received (GORC).
     pub gorc: u64,
+    /// Good octets transmitted (GOTC).
     pub gotc: u64,
+    /// Packets missed for lack of packet buffer space, over all packet buffers (MPC).
     pub mpc: u64,
+    /// Times a packet arrived with no receive descriptor free, over all packet buffers (RNBC).
     pub rnbc: u64,
+    /// Packets received with a CRC error (CRCERRS).
     pub crcerrs: u64,
+    /// Receive length errors (RLEC).
     pub rlec: u64,
+    /// Undersized packets received (RUC).
     pub ruc: u64,
+    /// Oversized packets received (ROC).
     pub roc: u64,
+    /// Total packets received (TPR).
     pub tpr: u64,
+    /// Total packets transmitted (TPT).
     pub tpt: u64,
+    /// Packets received per queue counter set (QPRC).
     pub qprc: [u64; QUEUE_COUNTERS],
+    /// Packets transmitted per queue counter set (QPTC).
     pub qptc: [u64; QUEUE_COUNTERS],
+    /// Received packets dropped per queue counter set (QPRDC).
     pub qprdc: [u64; QUEUE_COUNTERS],
     /// Sum over the receive queues.
     pub queue: QueueErrors,
@@ -614,6 +658,7 @@ impl<R: RegisterAccess> Ixgbe<R> {
         self.regs.read32(STATUS) == u32::MAX
     }
 
+    /// Whether LINKS reports link up (false if the device is gone).
     pub fn link_is_up(&self) -> bool {
         let l = self.regs.read32(LINKS);
         l != u32::MAX && l & LINKS_UP != 0
@@ -624,16 +669,20 @@ impl<R: RegisterAccess> Ixgbe<R> {
         self.chip.mac.links_speed(self.regs.read32(LINKS))
     }
 
+    /// Which chip this is.
     pub fn chip(&self) -> Chip {
         self.chip
     }
+    /// The MAC address the receive filter accepts.
     pub fn mac(&self) -> [u8; 6] {
         self.mac
     }
+    /// Sets the MAC address and rewrites the receive filter.
     pub fn set_mac(&mut self, mac: [u8; 6]) {
         self.mac = mac;
         self.rewrite_filter();
     }
+    /// Turns unicast and multicast promiscuous reception on or off.
     pub fn set_promiscuous(&mut self, on: bool) {
         self.promiscuous = on;
         self.rewrite_filter();

@@ -58,10 +58,13 @@ pub const GPIE: usize = 0x0_0898;
 pub const EIMC_VALID_MASK: u32 = 0x7fff_ffff;
 /// EICR/EIMS: RX/TX queue causes (bits 15:0), link status change (bit 20).
 pub const EICR_RTX_QUEUE: u32 = 0x0000_ffff;
+/// EICR.LSC: link status change (bit 20).
 pub const EICR_LSC: u32 = 1 << 20;
 /// GPIE: MSI-X mode (bit 4), EIAME (bit 30), PBA support (bit 31).
 pub const GPIE_MSIX_MODE: u32 = 1 << 4;
+/// GPIE.EIAME: extended interrupt auto-mask enable (bit 30).
 pub const GPIE_EIAME: u32 = 1 << 30;
+/// GPIE.PBA_SUPPORT: MSI-X pending bit array support (bit 31).
 pub const GPIE_PBA_SUPPORT: u32 = 1 << 31;
 
 /// Interrupt Throttle Register of vector `v` (8.2.3.5.12; vectors 0..24 at
@@ -93,7 +96,9 @@ pub const FCTRL: usize = 0x0_5080;
 /// FCTRL.MPE multicast promiscuous (bit 8), UPE unicast promiscuous (bit 9),
 /// BAM broadcast accept (bit 10).
 pub const FCTRL_MPE: u32 = 1 << 8;
+/// FCTRL.UPE: unicast promiscuous enable (bit 9).
 pub const FCTRL_UPE: u32 = 1 << 9;
+/// FCTRL.BAM: broadcast accept mode (bit 10).
 pub const FCTRL_BAM: u32 = 1 << 10;
 /// Receive Checksum Control (8.2.3.7.2).
 pub const RXCSUM: usize = 0x0_5000;
@@ -104,12 +109,14 @@ pub const RXCSUM_PCSD: u32 = 1 << 13;
 pub const fn mta(i: usize) -> usize {
     0x0_5200 + 4 * i
 }
+/// Number of 32-bit MTA registers (4096 hash bits).
 pub const MTA_ENTRIES: usize = 128;
 /// Receive Address Low/High `i` (8.2.3.7.9, 8.2.3.7.10): entries 0..16 at
 /// 0x5400.
 pub const fn ral(i: usize) -> usize {
     0x0_5400 + 8 * i
 }
+/// Receive Address High `i`: high 16 bits of the MAC address and the valid bit.
 pub const fn rah(i: usize) -> usize {
     0x0_5404 + 8 * i
 }
@@ -119,24 +126,33 @@ pub const RAH_AV: u32 = 1 << 31;
 pub const MRQC: usize = 0x0_5818;
 /// MRQC.MRQE = 0001b: RSS only (bits 3:0).
 pub const MRQC_RSSEN: u32 = 0x1;
+/// MRQC.MRQE: the multiple receive queues mode field (bits 3:0).
 pub const MRQC_MRQE_MASK: u32 = 0xf;
 /// MRQC RSS field enables (bits 31:16).
 pub const MRQC_RSS_FIELD_IPV4_TCP: u32 = 1 << 16;
+/// MRQC: hash IPv4 headers (bit 17).
 pub const MRQC_RSS_FIELD_IPV4: u32 = 1 << 17;
+/// MRQC: hash IPv6 headers (bit 20).
 pub const MRQC_RSS_FIELD_IPV6: u32 = 1 << 20;
+/// MRQC: hash IPv6/TCP headers (bit 21).
 pub const MRQC_RSS_FIELD_IPV6_TCP: u32 = 1 << 21;
+/// MRQC: hash IPv4/UDP headers (bit 22).
 pub const MRQC_RSS_FIELD_IPV4_UDP: u32 = 1 << 22;
+/// MRQC: hash IPv6/UDP headers (bit 23).
 pub const MRQC_RSS_FIELD_IPV6_UDP: u32 = 1 << 23;
 /// Redirection Table, 32 registers of four 8-bit entries (8.2.3.7.13).
 pub const fn reta(i: usize) -> usize {
     0x0_5c00 + 4 * i
 }
+/// Number of RETA registers.
 pub const RETA_REGS: usize = 32;
+/// Number of redirection table entries (four per register).
 pub const RETA_ENTRIES: usize = 128;
 /// RSS Random Key, 10 registers = 40 bytes (8.2.3.7.14).
 pub const fn rssrk(i: usize) -> usize {
     0x0_5c80 + 4 * i
 }
+/// Number of RSSRK registers.
 pub const RSSRK_REGS: usize = 10;
 
 // ---- 8.2.3.8 Receive DMA ---------------------------------------------------
@@ -195,6 +211,7 @@ pub const SRRCTL_BSIZEPKT_MASK: u32 = 0x1f;
 pub const SRRCTL_BSIZEHDR_MASK: u32 = 0x3f00;
 /// SRRCTL.DESCTYPE (bits 27:25) = 001b: advanced, one buffer.
 pub const SRRCTL_DESCTYPE_MASK: u32 = 0x0e00_0000;
+/// SRRCTL.DESCTYPE = 001b: advanced descriptors, one buffer.
 pub const SRRCTL_DESCTYPE_ADV_ONEBUF: u32 = 0x0200_0000;
 /// SRRCTL.DROP_EN: drop when the queue has no descriptors (bit 28).
 pub const SRRCTL_DROP_EN: u32 = 1 << 28;
@@ -209,12 +226,15 @@ pub const RDRXCTL_RSCFRSTSIZE: u32 = 0x003e_0000;
 /// RDRXCTL.RSCACKC (bit 25) and FCOE_WRFIX (bit 26): reset value 0,
 /// software sets 1 (8.2.3.8.8; ixy.rs issue #29).
 pub const RDRXCTL_RSCACKC: u32 = 1 << 25;
+/// RDRXCTL.FCOE_WRFIX (bit 26): reset value 0, software sets 1.
 pub const RDRXCTL_FCOE_WRFIX: u32 = 1 << 26;
 /// Receive Packet Buffer Size `i` (8.2.3.8.9): size in KiB at bits 19:10.
 pub const fn rxpbsize(i: usize) -> usize {
     0x0_3c00 + 4 * i
 }
+/// Bit position of the size field (KiB) in RXPBSIZE and TXPBSIZE.
 pub const PB_SIZE_SHIFT: u32 = 10;
+/// Number of packet buffers (RXPBSIZE / TXPBSIZE registers).
 pub const PACKET_BUFFERS: usize = 8;
 /// Receive Control (8.2.3.8.10).
 pub const RXCTRL: usize = 0x0_3000;
@@ -256,9 +276,13 @@ pub const fn txdctl(q: usize) -> usize {
 /// TXDCTL thresholds: PTHRESH bits 6:0, HTHRESH bits 14:8, WTHRESH bits
 /// 22:16; ENABLE bit 25.
 pub const TXDCTL_PTHRESH_SHIFT: u32 = 0;
+/// TXDCTL.HTHRESH: host threshold field position (bits 14:8).
 pub const TXDCTL_HTHRESH_SHIFT: u32 = 8;
+/// TXDCTL.WTHRESH: write-back threshold field position (bits 22:16).
 pub const TXDCTL_WTHRESH_SHIFT: u32 = 16;
+/// All three TXDCTL threshold fields.
 pub const TXDCTL_THRESH_MASK: u32 = 0x007f_7f7f;
+/// TXDCTL.ENABLE: enable the transmit queue (bit 25).
 pub const TXDCTL_ENABLE: u32 = 1 << 25;
 /// Transmit Packet Buffer Size `i` (8.2.3.9.13), KiB at bits 19:10.
 pub const fn txpbsize(i: usize) -> usize {
@@ -271,10 +295,12 @@ pub const fn txpbthresh(i: usize) -> usize {
 /// DMA Tx TCP Max Allow Size Requests (8.2.3.9.1): only bits 11:0 are
 /// defined (the 82599 reserves 31:12; ixy.rs issue #29).
 pub const DTXMXSZRQ: usize = 0x0_8100;
+/// DTXMXSZRQ.MAX_BYTES_NUM_REQ: the defined bits 11:0.
 pub const DTXMXSZRQ_MASK: u32 = 0x0000_0fff;
 /// Multiple Transmit Queues Command (8.2.3.9.15): 0 = 64 queues, one
 /// packet buffer, no DCB, no virtualization. Written with the arbiter off.
 pub const MTQC: usize = 0x0_8120;
+/// MTQC value for 64 queues, one packet buffer, no DCB, no virtualization.
 pub const MTQC_64Q_1PB: u32 = 0x0;
 
 // ---- 8.2.3.10 DCB ------------------------------------------------------------
@@ -288,7 +314,9 @@ pub const RTTDCS_ARBDIS: u32 = 1 << 6;
 pub const HLREG0: usize = 0x0_4240;
 /// HLREG0: TXCRCEN (bit 0), RXCRCSTRP (bit 1), TXPADEN (bit 10).
 pub const HLREG0_TXCRCEN: u32 = 1 << 0;
+/// HLREG0.RXCRCSTRP: strip the Ethernet CRC from received frames (bit 1).
 pub const HLREG0_RXCRCSTRP: u32 = 1 << 1;
+/// HLREG0.TXPADEN: pad short transmitted frames to 64 bytes (bit 10).
 pub const HLREG0_TXPADEN: u32 = 1 << 10;
 /// Max Frame Size (8.2.3.22.13): MFS at bits 31:16.
 pub const MAXFRS: usize = 0x0_4268;
@@ -297,8 +325,11 @@ pub const AUTOC: usize = 0x0_42a0;
 /// AUTOC.LMS: link mode select (bits 15:13); 011b = 10G serial,
 /// 100b = KX4/KX/KR autoneg.
 pub const AUTOC_LMS_SHIFT: u32 = 13;
+/// The AUTOC.LMS field.
 pub const AUTOC_LMS_MASK: u32 = 0x7 << AUTOC_LMS_SHIFT;
+/// AUTOC.LMS = 011b: 10 Gb/s serial link, no autonegotiation.
 pub const AUTOC_LMS_10G_SERIAL: u32 = 0x3 << AUTOC_LMS_SHIFT;
+/// AUTOC.LMS = 100b: KX4/KX/KR backplane autonegotiation.
 pub const AUTOC_LMS_KX4_KX_KR: u32 = 0x4 << AUTOC_LMS_SHIFT;
 /// AUTOC.10G_PMA_PMD_PARALLEL (bits 8:7).
 pub const AUTOC_10G_PMA_PMD_MASK: u32 = 0x0000_0180;
@@ -310,9 +341,13 @@ pub const LINKS: usize = 0x0_42a4;
 /// 11b 10G. On X550 and later, bit 27 ([`LINKS_SPEED_NON_STD`]) turns 11b
 /// into 2.5G and 01b into 5G (see `MacType::links_speed`).
 pub const LINKS_UP: u32 = 1 << 30;
+/// LINKS.LINK_SPEED field (bits 29:28).
 pub const LINKS_SPEED_MASK: u32 = 0x3000_0000;
+/// LINKS.LINK_SPEED = 11b: 10 Gb/s (2.5 Gb/s with [`LINKS_SPEED_NON_STD`]).
 pub const LINKS_SPEED_10G: u32 = 0x3000_0000;
+/// LINKS.LINK_SPEED = 10b: 1 Gb/s.
 pub const LINKS_SPEED_1G: u32 = 0x2000_0000;
+/// LINKS.LINK_SPEED = 01b: 100 Mb/s (5 Gb/s with [`LINKS_SPEED_NON_STD`]).
 pub const LINKS_SPEED_100M: u32 = 0x1000_0000;
 /// LINKS bit 27 on X550, X552 and X553 (Linux `IXGBE_LINKS_SPEED_NON_STD`):
 /// the LINK_SPEED code means a non-standard speed, 11b 2.5 Gb/s and 01b
@@ -336,26 +371,31 @@ pub mod stats {
     pub const RLEC: usize = 0x0_4040;
     /// Good Packets Received Count.
     pub const GPRC: usize = 0x0_4074;
-    /// Broadcast / Multicast Packets Received.
+    /// Broadcast Packets Received Count.
     pub const BPRC: usize = 0x0_4078;
+    /// Multicast Packets Received Count.
     pub const MPRC: usize = 0x0_407c;
     /// Good Packets Transmitted Count.
     pub const GPTC: usize = 0x0_4080;
-    /// Good Octets Received Count low/high.
+    /// Good Octets Received Count, low 32 bits.
     pub const GORCL: usize = 0x0_4088;
+    /// Good Octets Received Count, high bits (35:32).
     pub const GORCH: usize = 0x0_408c;
-    /// Good Octets Transmitted Count low/high.
+    /// Good Octets Transmitted Count, low 32 bits.
     pub const GOTCL: usize = 0x0_4090;
+    /// Good Octets Transmitted Count, high bits (35:32).
     pub const GOTCH: usize = 0x0_4094;
     /// Receive No Buffers Count of packet buffer `i`.
     pub const fn rnbc(i: usize) -> usize {
         0x0_3fc0 + 4 * i
     }
-    /// Receive Undersize / Oversize Count.
+    /// Receive Undersize Count.
     pub const RUC: usize = 0x0_40a4;
+    /// Receive Oversize Count.
     pub const ROC: usize = 0x0_40ac;
-    /// Total Packets Received / Transmitted.
+    /// Total Packets Received.
     pub const TPR: usize = 0x0_40d0;
+    /// Total Packets Transmitted.
     pub const TPT: usize = 0x0_40d4;
     /// Queue Packets Received Count of queue `q` < 16.
     pub const fn qprc(q: usize) -> usize {

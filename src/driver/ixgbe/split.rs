@@ -92,6 +92,7 @@ impl<R: RegisterAccess> IxgbeQueue<R> {
         r.write32(RXCTRL, rxctrl);
     }
 
+    /// This queue's index.
     pub fn index(&self) -> usize {
         self.index
     }

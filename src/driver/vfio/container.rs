@@ -58,6 +58,8 @@ struct ContainerState {
     mappings: BTreeMap<u64, DmaMapping>,
 }
 
+/// An open VFIO container (`/dev/vfio/vfio`): the groups attached to it and
+/// the memory mapped for DMA in it, shared by every device opened on it.
 pub struct Container {
     // Declared first so it is dropped (closed) last, after the groups in `state`.
     state: Mutex<ContainerState>,
@@ -160,10 +162,12 @@ impl Container {
         }))
     }
 
+    /// The host the container was opened on.
     pub fn host(&self) -> &Host {
         &self.host
     }
 
+    /// Whether the container runs in VFIO's no-IOMMU mode.
     pub fn is_noiommu(&self) -> bool {
         self.noiommu
     }

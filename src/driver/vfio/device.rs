@@ -25,17 +25,22 @@ use crate::driver::regs::{Mmio, RegisterAccess};
 /// What VFIO_DEVICE_GET_INFO says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DeviceInfo {
+    /// `VFIO_DEVICE_FLAGS_*` bits (PCI device, reset supported, …).
     pub flags: u32,
+    /// Number of regions (for PCI: BARs 0-5, ROM, config space, VGA).
     pub num_regions: u32,
+    /// Number of interrupt indices (for PCI: INTx, MSI, MSI-X, error, request).
     pub num_irqs: u32,
 }
 
 impl DeviceInfo {
+    /// Whether the device offers `VFIO_DEVICE_RESET`.
     pub fn supports_reset(&self) -> bool {
         self.flags & sys::VFIO_DEVICE_FLAGS_RESET != 0
     }
 }
 
+/// Region index of PCI config space.
 pub const CONFIG_REGION: u32 = sys::VFIO_PCI_CONFIG_REGION_INDEX;
 
 /// The checks `Device::open` makes in sysfs before any VFIO call, so that
@@ -75,6 +80,8 @@ pub fn preflight(host: &Host, addr: PciAddr, noiommu: bool) -> Result<u32, Drive
     Ok(group)
 }
 
+/// A PCI device opened through VFIO, with its group and container kept
+/// alive for as long as it is open.
 #[derive(Debug)]
 pub struct Device {
     addr: PciAddr,
@@ -126,18 +133,22 @@ impl Device {
         Ok(device)
     }
 
+    /// The device's PCI address.
     pub fn addr(&self) -> PciAddr {
         self.addr
     }
 
+    /// What `VFIO_DEVICE_GET_INFO` reported when the device was opened.
     pub fn info(&self) -> DeviceInfo {
         self.info
     }
 
+    /// The device's IOMMU group number.
     pub fn group_number(&self) -> u32 {
         self.group.number()
     }
 
+    /// The container the device's group is attached to.
     pub fn container(&self) -> &Arc<Container> {
         &self.container
     }
@@ -176,24 +187,28 @@ impl Device {
             .map_err(|e| self.ioctl_error("pread on a VFIO region", e))
     }
 
+    /// Reads `buf.len()` bytes of config space at `offset`.
     pub fn read_config(&self, offset: u64, buf: &mut [u8]) -> Result<(), DriverError> {
         self.file
             .read_exact_at(buf, self.config_offset + offset)
             .map_err(|e| self.ioctl_error("pread of config space", e))
     }
 
+    /// Writes `buf` to config space at `offset`.
     pub fn write_config(&self, offset: u64, buf: &[u8]) -> Result<(), DriverError> {
         self.file
             .write_all_at(buf, self.config_offset + offset)
             .map_err(|e| self.ioctl_error("pwrite of config space", e))
     }
 
+    /// The little-endian 16-bit config-space register at `offset`.
     pub fn config_u16(&self, offset: u64) -> Result<u16, DriverError> {
         let mut b = [0u8; 2];
         self.read_config(offset, &mut b)?;
         Ok(u16::from_le_bytes(b))
     }
 
+    /// Writes the 16-bit config-space register at `offset` (little-endian).
     pub fn write_config_u16(&self, offset: u64, value: u16) -> Result<(), DriverError> {
         self.write_config(offset, &value.to_le_bytes())
     }
@@ -232,6 +247,7 @@ impl Device {
         MappedBar::map(&self.file, bar, &region).map_err(|e| self.ioctl_error("mmap of a BAR", e))
     }
 
+    /// What `VFIO_DEVICE_GET_IRQ_INFO` reports for interrupts of `kind`.
     pub fn irq_info(&self, kind: IrqKind) -> Result<IrqInfo, DriverError> {
         let mut raw = sys::vfio_irq_info {
             argsz: std::mem::size_of::<sys::vfio_irq_info>() as u32,
@@ -362,6 +378,7 @@ impl MappedBar {
         Ok(mapped)
     }
 
+    /// Which BAR (0-5) this is.
     pub fn bar(&self) -> u32 {
         self.bar
     }
@@ -371,6 +388,7 @@ impl MappedBar {
         self.len
     }
 
+    /// Whether the mapping has no bytes.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -12,6 +12,7 @@ use crate::driver::error::DriverError;
 use crate::driver::host::Host;
 use crate::driver::pci;
 
+/// An open VFIO group (`/dev/vfio/N`), attached to a container.
 #[derive(Debug)]
 pub struct Group {
     number: u32,
@@ -65,6 +66,7 @@ impl Group {
         Ok(group)
     }
 
+    /// The IOMMU group number.
     pub fn number(&self) -> u32 {
         self.number
     }

@@ -8,20 +8,45 @@ const fn vfio_io(n: u64) -> u64 {
     (b';' as u64) << 8 | (100 + n)
 }
 
+/// `VFIO_GET_API_VERSION`: the container's VFIO API version.
 pub const GET_API_VERSION: u64 = vfio_io(0);
+/// `VFIO_CHECK_EXTENSION`: whether the container supports an extension
+/// (an IOMMU type such as Type1 or no-IOMMU).
 pub const CHECK_EXTENSION: u64 = vfio_io(1);
+/// `VFIO_SET_IOMMU`: selects the container's IOMMU model, once a group is
+/// attached.
 pub const SET_IOMMU: u64 = vfio_io(2);
+/// `VFIO_GROUP_GET_STATUS`: whether the group is viable and attached to a
+/// container.
 pub const GROUP_GET_STATUS: u64 = vfio_io(3);
+/// `VFIO_GROUP_SET_CONTAINER`: attaches the group to a container fd.
 pub const GROUP_SET_CONTAINER: u64 = vfio_io(4);
+/// `VFIO_GROUP_UNSET_CONTAINER`: detaches the group from its container.
 pub const GROUP_UNSET_CONTAINER: u64 = vfio_io(5);
+/// `VFIO_GROUP_GET_DEVICE_FD`: opens a device of the group by name (its
+/// PCI address) and returns its fd.
 pub const GROUP_GET_DEVICE_FD: u64 = vfio_io(6);
+/// `VFIO_DEVICE_GET_INFO`: the device's flags and numbers of regions and
+/// interrupt indices.
 pub const DEVICE_GET_INFO: u64 = vfio_io(7);
+/// `VFIO_DEVICE_GET_REGION_INFO`: a region's offset in the device fd, size,
+/// flags and capabilities (such as sparse mmap areas).
 pub const DEVICE_GET_REGION_INFO: u64 = vfio_io(8);
+/// `VFIO_DEVICE_GET_IRQ_INFO`: the vector count and flags of an interrupt
+/// index (INTx, MSI, MSI-X).
 pub const DEVICE_GET_IRQ_INFO: u64 = vfio_io(9);
+/// `VFIO_DEVICE_SET_IRQS`: sets eventfd signalling, masking or triggering
+/// for vectors of an interrupt index.
 pub const DEVICE_SET_IRQS: u64 = vfio_io(10);
+/// `VFIO_DEVICE_RESET`: resets the device.
 pub const DEVICE_RESET: u64 = vfio_io(11);
+/// `VFIO_IOMMU_GET_INFO`: the Type1 IOMMU's page sizes and capabilities
+/// (such as the usable IOVA ranges).
 pub const IOMMU_GET_INFO: u64 = vfio_io(12);
+/// `VFIO_IOMMU_MAP_DMA`: maps a range of our memory at an IOVA for device
+/// DMA.
 pub const IOMMU_MAP_DMA: u64 = vfio_io(13);
+/// `VFIO_IOMMU_UNMAP_DMA`: removes a DMA mapping.
 pub const IOMMU_UNMAP_DMA: u64 = vfio_io(14);
 
 const _: () = assert!(

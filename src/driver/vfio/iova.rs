@@ -7,6 +7,7 @@ use std::fmt;
 /// An inclusive range of usable IOVAs, as VFIO reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IovaRange {
+    /// First usable IOVA.
     pub start: u64,
     /// Inclusive.
     pub end: u64,
@@ -66,8 +67,11 @@ fn u64_at(buf: &[u8], off: usize) -> Option<u64> {
 /// its header in the buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CapEntry {
+    /// Capability id (its meaning depends on the ioctl that returned it).
     pub id: u16,
+    /// Version of the capability's layout.
     pub version: u16,
+    /// Offset of the capability's header from the start of the buffer.
     pub offset: usize,
 }
 
@@ -179,10 +183,13 @@ impl IovaAllocator {
         }
     }
 
+    /// The ranges allocations come from, sorted by start (IOVAs below
+    /// [`MIN_IOVA`] cut off).
     pub fn ranges(&self) -> &[IovaRange] {
         &self.ranges
     }
 
+    /// IOMMU page size: every allocation is a multiple of it.
     pub fn page_size(&self) -> u64 {
         self.page_size
     }
@@ -246,6 +253,7 @@ impl IovaAllocator {
         self.used.len()
     }
 
+    /// The usable ranges as `start-end, …` in hex, for error messages.
     pub fn describe_ranges(&self) -> String {
         self.ranges
             .iter()

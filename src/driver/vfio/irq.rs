@@ -14,12 +14,16 @@ use crate::driver::error::DriverError;
 /// The interrupt mechanisms of a PCI device, by VFIO irq index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IrqKind {
+    /// The legacy, level-triggered interrupt line (one vector).
     Intx,
+    /// Message-signalled interrupts.
     Msi,
+    /// MSI-X: message-signalled interrupts with a per-vector table.
     Msix,
 }
 
 impl IrqKind {
+    /// The VFIO irq index of this mechanism.
     pub fn index(self) -> u32 {
         match self {
             IrqKind::Intx => sys::VFIO_PCI_INTX_IRQ_INDEX,
@@ -28,6 +32,7 @@ impl IrqKind {
         }
     }
 
+    /// The usual name of the mechanism, for messages.
     pub fn name(self) -> &'static str {
         match self {
             IrqKind::Intx => "INTx",
@@ -40,15 +45,22 @@ impl IrqKind {
 /// What VFIO_DEVICE_GET_IRQ_INFO says about one irq index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IrqInfo {
+    /// The VFIO irq index (see [`IrqKind::index`]).
     pub index: u32,
+    /// `VFIO_IRQ_INFO_*` bits.
     pub flags: u32,
+    /// Number of vectors the index offers (0: not supported).
     pub count: u32,
 }
 
 impl IrqInfo {
+    /// Whether the vectors can be masked and unmasked through
+    /// `VFIO_DEVICE_SET_IRQS`.
     pub fn maskable(&self) -> bool {
         self.flags & sys::VFIO_IRQ_INFO_MASKABLE != 0
     }
+    /// Whether the kernel masks the interrupt each time it fires (INTx),
+    /// so it must be unmasked before it can fire again.
     pub fn automasked(&self) -> bool {
         self.flags & sys::VFIO_IRQ_INFO_AUTOMASKED != 0
     }
@@ -146,10 +158,12 @@ impl Interrupts {
         })
     }
 
+    /// Which mechanism is enabled.
     pub fn kind(&self) -> IrqKind {
         self.kind
     }
 
+    /// Number of enabled vectors, each with its own eventfd.
     pub fn count(&self) -> usize {
         self.eventfds.len()
     }

@@ -8,15 +8,20 @@ use super::iova::capability_chain;
 /// MSI-X table BAR is mappable only around the table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SparseArea {
+    /// Start of the area, from the start of the region.
     pub offset: u64,
+    /// Length of the area in bytes.
     pub size: u64,
 }
 
 /// What VFIO_DEVICE_GET_REGION_INFO says about one region.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegionInfo {
+    /// The region index (BARs 0-5, ROM 6, config space 7).
     pub index: u32,
+    /// `VFIO_REGION_INFO_FLAG_*` bits: readable, writable, mmappable, caps.
     pub flags: u32,
+    /// Size of the region in bytes (0: not implemented by the device).
     pub size: u64,
     /// Offset of the region in the device fd (for pread/pwrite/mmap).
     pub offset: u64,
@@ -27,12 +32,15 @@ pub struct RegionInfo {
 }
 
 impl RegionInfo {
+    /// Whether the region may be read through the device fd.
     pub fn readable(&self) -> bool {
         self.flags & sys::VFIO_REGION_INFO_FLAG_READ != 0
     }
+    /// Whether the region may be written through the device fd.
     pub fn writable(&self) -> bool {
         self.flags & sys::VFIO_REGION_INFO_FLAG_WRITE != 0
     }
+    /// Whether (parts of) the region may be mmapped from the device fd.
     pub fn mmappable(&self) -> bool {
         self.flags & sys::VFIO_REGION_INFO_FLAG_MMAP != 0
     }
