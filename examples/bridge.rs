@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use common::{Idle, POLL_SLICE, stopped};
 use vfio_netmap::abi::slot_flags::{NS_BUF_CHANGED, NS_MOREFRAG};
-use vfio_netmap::api::Port;
 use vfio_netmap::api::poll::{POLLHUP, POLLIN, POLLOUT, PollItem, poll};
+use vfio_netmap::api::{Port, Ring};
 
 /// netmap's bridge for vfio-netmap ports: forwards between two ports.
 #[derive(Parser, Debug)]
@@ -45,7 +45,9 @@ struct Args {
 }
 
 /// Moves up to `burst` packets from `src`'s RX rings to `dst`'s TX rings.
-fn forward(src: &Port, dst: &Port, zero_copy: bool, burst: u32) -> (u64, u64) {
+/// A slot that names no valid buffer (only another process writing into
+/// the shared ring can cause it) ends the bridge with an error.
+fn forward(src: &Port, dst: &Port, zero_copy: bool, burst: u32) -> Result<(u64, u64), String> {
     let (mut pkts, mut bytes) = (0u64, 0u64);
     let mut budget = burst;
     let mut ti = 0;
@@ -59,39 +61,56 @@ fn forward(src: &Port, dst: &Port, zero_copy: bool, burst: u32) -> (u64, u64) {
                 continue;
             }
             let (mut head, mut cur) = (rx.head(), tx.cur());
-            for _ in 0..k {
-                let rs = rx.slot(head);
-                let frag = rs.flags & NS_MOREFRAG;
-                if zero_copy {
-                    let ts = tx.slot(cur);
-                    tx.set_buf_idx(cur, rs.buf_idx);
-                    tx.set_flags(cur, NS_BUF_CHANGED | frag);
-                    rx.set_buf_idx(head, ts.buf_idx);
-                    rx.set_flags(head, rs.flags | NS_BUF_CHANGED);
-                    tx.set_len(cur, rs.len);
-                } else {
-                    let src_buf = rx
-                        .packet(head)
-                        .expect("an RX slot we own names a valid buffer");
-                    let dst_buf = tx
-                        .buf_mut(cur)
-                        .expect("a TX slot we own names a valid buffer");
-                    let len = src_buf.len().min(dst_buf.len());
-                    dst_buf[..len].copy_from_slice(&src_buf[..len]);
-                    tx.set_len(cur, len as u16);
-                    tx.set_flags(cur, frag);
-                }
-                bytes += rs.len as u64;
+            let mut moved = 0;
+            while moved < k {
+                let Some(len) = move_slot(&rx, &mut tx, head, cur, zero_copy) else {
+                    break;
+                };
+                bytes += len as u64;
                 head = rx.next(head);
                 cur = tx.next(cur);
+                moved += 1;
             }
             rx.advance_to(head);
             tx.advance_to(cur);
-            pkts += k as u64;
-            budget -= k;
+            pkts += moved as u64;
+            budget -= moved;
+            if moved < k {
+                return Err(format!(
+                    "{} slot {head} or {} slot {cur} names no valid buffer (the shared ring was \
+                     written by another process)",
+                    rx.id(),
+                    tx.id()
+                ));
+            }
         }
     }
-    (pkts, bytes)
+    Ok((pkts, bytes))
+}
+
+/// Moves the packet in `rx`'s slot `head` to `tx`'s slot `cur`, by
+/// swapping buffers or by copying; its length, or `None` if a slot names
+/// no valid buffer.
+fn move_slot(rx: &Ring, tx: &mut Ring, head: u32, cur: u32, zero_copy: bool) -> Option<u16> {
+    let rs = rx.slot(head)?;
+    let frag = rs.flags & NS_MOREFRAG;
+    if zero_copy {
+        let ts = tx.slot(cur)?;
+        tx.set_buf_idx(cur, rs.buf_idx).ok()?;
+        tx.set_flags(cur, NS_BUF_CHANGED | frag).ok()?;
+        tx.set_len(cur, rs.len).ok()?;
+        rx.set_buf_idx(head, ts.buf_idx).ok()?;
+        rx.set_flags(head, rs.flags | NS_BUF_CHANGED).ok()?;
+        Some(rs.len)
+    } else {
+        let src_buf = rx.packet(head)?;
+        let dst_buf = tx.buf_mut(cur)?;
+        let len = src_buf.len().min(dst_buf.len());
+        dst_buf[..len].copy_from_slice(&src_buf[..len]);
+        tx.set_len(cur, len as u16).ok()?;
+        tx.set_flags(cur, frag).ok()?;
+        Some(len as u16)
+    }
 }
 
 fn has_rx(p: &Port) -> bool {
@@ -170,8 +189,16 @@ fn main() -> ExitCode {
             failed = true;
             break;
         }
-        let (ab, _) = forward(&ports[0], &ports[1], zero_copy, burst);
-        let (ba, _) = forward(&ports[1], &ports[0], zero_copy, burst);
+        let moved = forward(&ports[0], &ports[1], zero_copy, burst)
+            .and_then(|(ab, _)| Ok((ab, forward(&ports[1], &ports[0], zero_copy, burst)?.0)));
+        let (ab, ba) = match moved {
+            Ok(counts) => counts,
+            Err(e) => {
+                eprintln!("bridge: {e}");
+                failed = true;
+                break;
+            }
+        };
         let mut synced = Ok(());
         if ab > 0 {
             synced = synced.and_then(|_| ports[1].txsync());

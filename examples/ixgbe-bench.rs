@@ -258,7 +258,7 @@ fn lab(name: &str, threaded: bool) -> Lab {
     for p in [&a, &b] {
         let ring = p.tx_ring(0);
         for i in 0..ring.num_slots() {
-            let idx = ring.slot(i).buf_idx;
+            let idx = ring.slot(i).expect("i < num_slots").buf_idx;
             // SAFETY: nothing has been transmitted yet: the device and the
             // other ports do not touch these buffers, and no other slice
             // of them exists.
@@ -303,7 +303,7 @@ fn fill_tx(p: &Port, n: u32) -> u32 {
     let k = n.min(r.space());
     let mut i = r.head();
     for _ in 0..k {
-        r.set_len(i, FRAME as u16);
+        r.set_len(i, FRAME as u16).expect("i is a slot of the ring");
         i = r.next(i);
     }
     r.advance_to(i);
@@ -316,7 +316,7 @@ fn consume_rx(p: &Port, n: u32) -> (u32, u64) {
     let k = n.min(r.space());
     let (mut i, mut bytes) = (r.head(), 0u64);
     for _ in 0..k {
-        bytes += r.slot(i).len as u64;
+        bytes += r.slot(i).map_or(0, |s| s.len as u64);
         i = r.next(i);
     }
     r.advance_to(i);

@@ -89,8 +89,8 @@ fn send_one(ports: &mut [Port], cycle: u32) -> Result<bool, String> {
         buf[6..12].copy_from_slice(&src);
         buf[12..14].copy_from_slice(&ETHERTYPE);
         buf[14..18].copy_from_slice(&cycle.to_le_bytes());
-        tx.set_len(cur, 60);
-        tx.set_flags(cur, 0);
+        tx.set_len(cur, 60).map_err(|e| e.to_string())?;
+        tx.set_flags(cur, 0).map_err(|e| e.to_string())?;
         tx.advance_to(tx.next(cur));
     }
     ports[0].txsync().map_err(|e| format!("txsync: {e}"))?;

@@ -582,7 +582,8 @@ fn pipe_sender(port: &mut Port, clock: &mut TxClock<'_>, batch: usize, descripto
                         let buf = ring.buf_mut(cur).expect("tx slot owned");
                         buf[..8].copy_from_slice(&seq.to_le_bytes());
                     }
-                    ring.set_len(cur, FRAME as u16);
+                    ring.set_len(cur, FRAME as u16)
+                        .expect("cur is a slot of the ring");
                     cur = ring.next(cur);
                     seq += 1;
                 }
@@ -610,7 +611,7 @@ fn pipe_receiver(ctl: &Ctl, name: &str, batch: usize, descriptors_only: bool) {
         let mut head = ring.head();
         for _ in 0..n {
             if descriptors_only {
-                errors += (ring.slot(head).len as usize != FRAME) as u64;
+                errors += ring.slot(head).is_none_or(|s| s.len as usize != FRAME) as u64;
             } else {
                 let pkt = ring.packet(head).expect("rx slot owned");
                 let seq = u64::from_le_bytes(pkt[..8].try_into().unwrap());

@@ -22,8 +22,8 @@ use clap::{Parser, ValueEnum};
 use common::{Counters, Idle, POLL_SLICE, Sleeps, periodic_line, speed_line, stopped, wait_port};
 use etherparse::PacketBuilder;
 use vfio_netmap::abi::slot_flags::NS_BUF_CHANGED;
-use vfio_netmap::api::Port;
 use vfio_netmap::api::poll::{POLLHUP, POLLIN, POLLOUT};
+use vfio_netmap::api::{Port, Ring};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Function {
@@ -974,6 +974,14 @@ impl LinkWatch {
 
 /// Sends `-n` frames (rate-limited by `-R`) and receives and verifies
 /// frames on the same port at the same time.
+/// What to say of a TX slot that names no buffer of the region.
+fn bad_slot(ring: &Ring, slot: u32) -> String {
+    format!(
+        "{} slot {slot} names no valid buffer (the shared ring was written by another process)",
+        ring.id()
+    )
+}
+
 fn txrx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
     let mut generator = Generator::new(args, lens);
     common::wait_for_link(port, args.wait_link);
@@ -1050,12 +1058,13 @@ fn txrx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
         let k = want.min(ring.space() as u64);
         let mut cur = ring.cur();
         for _ in 0..k {
-            let buf = ring
-                .buf_mut(cur)
-                .expect("a TX slot we own names a valid buffer");
+            let Some(buf) = ring.buf_mut(cur) else {
+                eprintln!("pkt-gen: {}", bad_slot(&ring, cur));
+                return false;
+            };
             let len = generator.fill(buf, seq);
-            ring.set_len(cur, len as u16);
-            ring.set_flags(cur, 0);
+            let _ = ring.set_len(cur, len as u16);
+            let _ = ring.set_flags(cur, 0);
             tx_bytes += len as u64;
             seq += 1;
             cur = ring.next(cur);
@@ -1107,9 +1116,13 @@ fn ping(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
             let mut ring = port.tx_ring(0);
             if ring.space() > 0 {
                 let cur = ring.cur();
-                let len = generator.fill(ring.buf_mut(cur).expect("valid TX buffer"), sent);
-                ring.set_len(cur, len as u16);
-                ring.set_flags(cur, 0);
+                let Some(buf) = ring.buf_mut(cur) else {
+                    eprintln!("pkt-gen: {}", bad_slot(&ring, cur));
+                    return false;
+                };
+                let len = generator.fill(buf, sent);
+                let _ = ring.set_len(cur, len as u16);
+                let _ = ring.set_flags(cur, 0);
                 ring.advance_to(ring.next(cur));
                 break;
             }
@@ -1192,6 +1205,31 @@ fn ping(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
     v.corrupt == 0 && (n == 0 || replies == n)
 }
 
+/// Zero-copy: swaps the buffers of `rx`'s slot `head` and `tx`'s slot
+/// `cur` (one port, one region), then reflects the frame in place. The
+/// frame's length, or `None` if a slot names no valid buffer.
+fn reflect(rx: &Ring, tx: &mut Ring, head: u32, cur: u32) -> Option<u16> {
+    let (rs, ts) = (rx.slot(head)?, tx.slot(cur)?);
+    rx.set_buf_idx(head, ts.buf_idx).ok()?;
+    rx.set_flags(head, rs.flags | NS_BUF_CHANGED).ok()?;
+    tx.set_buf_idx(cur, rs.buf_idx).ok()?;
+    tx.set_len(cur, rs.len).ok()?;
+    tx.set_flags(cur, NS_BUF_CHANGED).ok()?;
+    let f = tx.buf_mut(cur)?.get_mut(..rs.len as usize)?;
+    if f.len() >= UDP_OFF + 4 {
+        for i in 0..6 {
+            f.swap(i, 6 + i);
+        }
+        for i in 0..4 {
+            f.swap(26 + i, 30 + i);
+        }
+        for i in 0..2 {
+            f.swap(34 + i, 36 + i);
+        }
+    }
+    Some(rs.len)
+}
+
 fn pong(args: &Args, port: &mut Port) -> bool {
     let n = args.count;
     let mut rep = Reporter::new(args.report_ms);
@@ -1216,30 +1254,21 @@ fn pong(args: &Args, port: &mut Port) -> bool {
             rep.restart();
         }
         let mut bytes = 0u64;
-        for _ in 0..k {
-            // Zero-copy: swap the buffers (one port, one region), then
-            // reflect the frame in place.
-            let (rs, ts) = (rx.slot(head), tx.slot(cur));
-            rx.set_buf_idx(head, ts.buf_idx);
-            rx.set_flags(head, rs.flags | NS_BUF_CHANGED);
-            tx.set_buf_idx(cur, rs.buf_idx);
-            tx.set_len(cur, rs.len);
-            tx.set_flags(cur, NS_BUF_CHANGED);
-            let f = &mut tx.buf_mut(cur).expect("valid buffer")[..rs.len as usize];
-            if f.len() >= UDP_OFF + 4 {
-                for i in 0..6 {
-                    f.swap(i, 6 + i);
-                }
-                for i in 0..4 {
-                    f.swap(26 + i, 30 + i);
-                }
-                for i in 0..2 {
-                    f.swap(34 + i, 36 + i);
-                }
-            }
-            bytes += rs.len as u64;
+        let mut done = 0;
+        while done < k {
+            let Some(len) = reflect(&rx, &mut tx, head, cur) else {
+                eprintln!(
+                    "pkt-gen: {} slot {head} or {} slot {cur} names no valid buffer (the shared \
+                     ring was written by another process)",
+                    rx.id(),
+                    tx.id()
+                );
+                return false;
+            };
+            bytes += len as u64;
             head = rx.next(head);
             cur = tx.next(cur);
+            done += 1;
         }
         rx.advance_to(head);
         tx.advance_to(cur);

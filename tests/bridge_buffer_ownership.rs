@@ -23,7 +23,7 @@ use vfio_netmap::api::Ring;
 fn all_bufs(rings: &[Ring<'_>]) -> HashSet<u32> {
     rings
         .iter()
-        .flat_map(|r| (0..r.num_slots()).map(move |k| r.slot(k).buf_idx))
+        .flat_map(|r| (0..r.num_slots()).map(move |k| r.slot(k).unwrap().buf_idx))
         .collect()
 }
 
@@ -48,19 +48,19 @@ fn swap_then_close(tag: &str, final_rxsync: bool) {
 
     // One packet into pipe 0.
     let tx = m0.tx_ring(0);
-    tx.set_len(0, 60);
+    tx.set_len(0, 60).unwrap();
     tx.advance_to(1);
     m0.txsync().unwrap();
     s0.rxsync().unwrap();
 
     // The bridge's zero-copy move, pipe 0 RX slot 0 -> pipe 1 TX slot 0.
     let (rx, tx) = (s0.rx_ring(0), m1.tx_ring(0));
-    let (y, x_buf) = (rx.slot(0).buf_idx, tx.slot(0).buf_idx);
-    rx.set_buf_idx(0, x_buf);
-    rx.set_flags(0, NS_BUF_CHANGED);
-    tx.set_buf_idx(0, y);
-    tx.set_len(0, 60);
-    tx.set_flags(0, NS_BUF_CHANGED);
+    let (y, x_buf) = (rx.slot(0).unwrap().buf_idx, tx.slot(0).unwrap().buf_idx);
+    rx.set_buf_idx(0, x_buf).unwrap();
+    rx.set_flags(0, NS_BUF_CHANGED).unwrap();
+    tx.set_buf_idx(0, y).unwrap();
+    tx.set_len(0, 60).unwrap();
+    tx.set_flags(0, NS_BUF_CHANGED).unwrap();
     rx.advance_to(1);
     tx.advance_to(1);
     m1.txsync().unwrap();

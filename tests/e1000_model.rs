@@ -84,8 +84,8 @@ fn open_port_with<R: RegisterAccess + Send + 'static>(
         buf_size: region.buf_size() as u64,
     };
     let rings = NicRings::allocate(region, name, 1, slots)?;
-    let tx = region.ring(rings.tx[0].0, slots);
-    let rx = region.ring(rings.rx[0].0, slots);
+    let tx = region.ring(rings.tx[0].0, slots)?;
+    let rx = region.ring(rings.rx[0].0, slots)?;
     let opts = Options {
         link_wait: std::time::Duration::from_millis(50),
         ..Options::default()
@@ -262,15 +262,15 @@ fn tx_completions_come_back_to_the_application() {
 fn bad_slots_are_rejected_before_the_device_sees_them() {
     let mut l = lab(64);
     let ring = l.a.tx_ring(0);
-    ring.set_buf_idx(0, 1);
-    ring.set_len(0, 60);
+    ring.set_buf_idx(0, 1).unwrap();
+    ring.set_len(0, 60).unwrap();
     ring.advance_to(1);
     assert!(matches!(
         l.a.txsync(),
         Err(ApiError::BadBufIdx { buf_idx: 1, .. })
     ));
     let ring = l.a.tx_ring(0);
-    ring.set_buf_idx(0, u32::MAX);
+    ring.set_buf_idx(0, u32::MAX).unwrap();
     assert!(matches!(l.a.txsync(), Err(ApiError::BadBufIdx { .. })));
     assert!(
         l.model_a.faults().is_empty(),
@@ -358,8 +358,8 @@ fn unflagged_bad_rx_buffer_is_rejected_and_the_ring_recovers() {
     let rx = l.b.rx_ring(0);
     let h = rx.head();
     assert_ne!(h, rx.tail(), "the frame arrived");
-    let good = rx.slot(h).buf_idx;
-    rx.set_buf_idx(h, u32::MAX);
+    let good = rx.slot(h).unwrap().buf_idx;
+    rx.set_buf_idx(h, u32::MAX).unwrap();
     rx.advance_to(rx.next(h));
     assert!(matches!(
         l.b.rxsync(),
@@ -368,7 +368,7 @@ fn unflagged_bad_rx_buffer_is_rejected_and_the_ring_recovers() {
             ..
         })
     ));
-    l.b.rx_ring(0).set_buf_idx(h, good);
+    l.b.rx_ring(0).set_buf_idx(h, good).unwrap();
     l.b.rxsync().unwrap();
     l.a.tx_batch(0).push(&frame(2, 60));
     l.a.txsync().unwrap();

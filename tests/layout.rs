@@ -27,7 +27,7 @@ fn netmap_user_arithmetic_finds_our_buffers() {
     for (slot, byte) in [(0u32, 0xabu8), (5, 0xcd)] {
         ring.buf_mut(slot).unwrap()[..64].fill(byte);
     }
-    let (idx0, idx5) = (ring.slot(0).buf_idx, ring.slot(5).buf_idx);
+    let (idx0, idx5) = (ring.slot(0).unwrap().buf_idx, ring.slot(5).unwrap().buf_idx);
     let _ = ring;
     tx.txsync().unwrap();
 

@@ -31,7 +31,7 @@ fn send_some(port: &mut Port, next: &mut u64, limit: u64) -> u64 {
         for (i, b) in buf[8..len].iter_mut().enumerate() {
             *b = (*next as usize + i) as u8;
         }
-        ring.set_len(cur, len as u16);
+        ring.set_len(cur, len as u16).unwrap();
         cur = ring.next(cur);
         ring.advance_to(cur);
         *next += 1;
@@ -121,8 +121,8 @@ fn fill_from_cur_sends_in_order_across_wraps() {
 fn fill_from_cur_stops_at_bad_slots() {
     let (master, _slave) = open_pair("fill_bad", 64);
     let ring = master.tx_ring(0);
-    let good = ring.slot(3).buf_idx;
-    ring.set_buf_idx(3, 1);
+    let good = ring.slot(3).unwrap().buf_idx;
+    ring.set_buf_idx(3, 1).unwrap();
     let filled = master.tx_ring(0).fill_from_cur(10, |buf, _| {
         buf[..60].fill(0xab);
         60
@@ -130,15 +130,15 @@ fn fill_from_cur_stops_at_bad_slots() {
     assert_eq!(filled, 3);
     let ring = master.tx_ring(0);
     assert_eq!((ring.head(), ring.cur()), (3, 3));
-    assert_eq!(ring.slot(2).len, 60);
-    ring.set_buf_idx(3, good);
+    assert_eq!(ring.slot(2).unwrap().len, 60);
+    ring.set_buf_idx(3, good).unwrap();
     ring.set_cur(1000);
     assert_eq!(master.tx_ring(0).fill_from_cur(10, |_, _| 60), 0);
     master.tx_ring(0).set_cur(3);
     // An over-long length is clamped to the buffer.
     assert_eq!(master.tx_ring(0).fill_from_cur(1, |_, _| 1 << 20), 1);
     assert_eq!(
-        master.tx_ring(0).slot(3).len as u32,
+        master.tx_ring(0).slot(3).unwrap().len as u32,
         master.tx_ring(0).buf_size()
     );
 }
@@ -178,9 +178,9 @@ fn bad_indices_and_slots_are_errors_and_the_ring_recovers() {
     master.txsync().unwrap();
 
     let ring = master.tx_ring(0);
-    let good = ring.slot(0).buf_idx;
-    ring.set_buf_idx(0, 1);
-    ring.set_len(0, 60);
+    let good = ring.slot(0).unwrap().buf_idx;
+    ring.set_buf_idx(0, 1).unwrap();
+    ring.set_len(0, 60).unwrap();
     ring.advance_to(1);
     assert!(matches!(
         master.txsync(),
@@ -191,13 +191,13 @@ fn bad_indices_and_slots_are_errors_and_the_ring_recovers() {
         })
     ));
     let ring = master.tx_ring(0);
-    ring.set_len(0, 4000);
-    ring.set_buf_idx(0, good);
+    ring.set_len(0, 4000).unwrap();
+    ring.set_buf_idx(0, good).unwrap();
     assert!(matches!(
         master.txsync(),
         Err(ApiError::BadLen { len: 4000, .. })
     ));
-    master.tx_ring(0).set_len(0, 60);
+    master.tx_ring(0).set_len(0, 60).unwrap();
     master.txsync().unwrap();
     slave.rxsync().unwrap();
     assert_eq!(slave.rx_ring(0).space(), 1);

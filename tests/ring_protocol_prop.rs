@@ -83,7 +83,7 @@ impl World {
         let rx = vfio_netmap::ports::open(&format!("netmap:{name}}}0")).unwrap();
         let r = tx.tx_ring(0);
         let all_bufs = (0..slots)
-            .map(|k| r.slot(k).buf_idx)
+            .map(|k| r.slot(k).unwrap().buf_idx)
             .collect::<HashSet<_>>();
         assert_eq!(all_bufs.len(), slots as usize);
         let n = r.num_slots();
@@ -111,10 +111,10 @@ impl World {
         // Buffers the applications can see are distinct and from the pool.
         let mut bufs = HashSet::new();
         for &k in &to {
-            assert!(bufs.insert(t.slot(k).buf_idx), "buffer duplicated");
+            assert!(bufs.insert(t.slot(k).unwrap().buf_idx), "buffer duplicated");
         }
         for &k in &ro {
-            assert!(bufs.insert(r.slot(k).buf_idx), "buffer duplicated");
+            assert!(bufs.insert(r.slot(k).unwrap().buf_idx), "buffer duplicated");
         }
         assert!(bufs.is_subset(&self.all_bufs), "a foreign buffer appeared");
         // Newly received positions carry the sender's buffer and the next
@@ -124,7 +124,7 @@ impl World {
             if self.seen.insert(k) {
                 let s = r.slot(k);
                 assert_eq!(
-                    Some(s.buf_idx),
+                    Some(s.unwrap().buf_idx),
                     self.sent_buf[k as usize],
                     "position {k} lost its buffer"
                 );
@@ -146,7 +146,7 @@ impl World {
                 for _ in 0..k.min(t.space().min(255) as u8) {
                     let buf = t.buf_mut(cur).unwrap();
                     buf[..8].copy_from_slice(&self.next_seq.to_le_bytes());
-                    t.set_len(cur, 64);
+                    t.set_len(cur, 64).unwrap();
                     self.next_seq += 1;
                     cur = t.next(cur);
                 }
@@ -156,7 +156,7 @@ impl World {
                 let t = self.tx.tx_ring(0);
                 let mut k = t.head();
                 while k != t.cur() {
-                    self.sent_buf[k as usize] = Some(t.slot(k).buf_idx);
+                    self.sent_buf[k as usize] = Some(t.slot(k).unwrap().buf_idx);
                     self.seen.remove(&k);
                     k = t.next(k);
                 }
@@ -187,10 +187,10 @@ impl World {
                         (r.head() + b as u32 % avail) % n,
                     );
                     let (si, sj) = (r.slot(i), r.slot(j));
-                    r.set_buf_idx(i, sj.buf_idx);
-                    r.set_buf_idx(j, si.buf_idx);
-                    r.set_flags(i, NS_BUF_CHANGED);
-                    r.set_flags(j, NS_BUF_CHANGED);
+                    r.set_buf_idx(i, sj.unwrap().buf_idx).unwrap();
+                    r.set_buf_idx(j, si.unwrap().buf_idx).unwrap();
+                    r.set_flags(i, NS_BUF_CHANGED).unwrap();
+                    r.set_flags(j, NS_BUF_CHANGED).unwrap();
                 }
             }
             Op::TxSwap(a, b) => {
@@ -202,10 +202,10 @@ impl World {
                         (t.cur() + b as u32 % avail) % n,
                     );
                     let (si, sj) = (t.slot(i), t.slot(j));
-                    t.set_buf_idx(i, sj.buf_idx);
-                    t.set_buf_idx(j, si.buf_idx);
-                    t.set_flags(i, NS_BUF_CHANGED);
-                    t.set_flags(j, NS_BUF_CHANGED);
+                    t.set_buf_idx(i, sj.unwrap().buf_idx).unwrap();
+                    t.set_buf_idx(j, si.unwrap().buf_idx).unwrap();
+                    t.set_flags(i, NS_BUF_CHANGED).unwrap();
+                    t.set_flags(j, NS_BUF_CHANGED).unwrap();
                 }
             }
             Op::HeadPastTail => {
@@ -238,10 +238,10 @@ impl World {
                 if t.head() != k || t.space() == 0 {
                     return; // only from a ring with nothing half-filled
                 }
-                let good = t.slot(k);
+                let good = t.slot(k).unwrap();
                 match *op {
-                    Op::BadBufIdx(bad) => t.set_buf_idx(k, bad),
-                    Op::BadLen(len) => t.set_len(k, len),
+                    Op::BadBufIdx(bad) => t.set_buf_idx(k, bad).unwrap(),
+                    Op::BadLen(len) => t.set_len(k, len).unwrap(),
                     _ => unreachable!(),
                 }
                 t.advance_to(t.next(k));
@@ -260,7 +260,7 @@ impl World {
                 // Slots before k were sent; the application fixes k and
                 // takes it back, and the ring carries on.
                 let t = self.tx.tx_ring(0);
-                t.set_slot(k, good);
+                t.set_slot(k, good).unwrap();
                 t.advance_to(k);
                 self.tx.txsync().unwrap();
                 self.tx_hwcur = k;

@@ -38,28 +38,52 @@ use crate::mem::SlotHead;
 /// Received packets of one RX ring, from `head` to `tail`. Each packet is
 /// released (head advances past it) once the batch is dropped; call
 /// [`Port::rxsync`] to get more.
+///
+/// `head` and `tail` are read once when the batch is made; if either is
+/// outside the ring (the ring's memory is shared, and another process may
+/// have written there) the batch is empty and leaves `head` alone, and the
+/// next sync reports the bad index.
 pub struct RxBatch<'a> {
     ring: Ring<'a>,
     next: u32,
     tail: u32,
+    /// Whether `head` was valid, so that dropping the batch may move it.
+    valid: bool,
+    skipped: u32,
 }
 
 impl RxBatch<'_> {
-    /// The next packet, valid until the following call.
+    /// The next packet, valid until the following call. A slot whose
+    /// buffer index or length is not valid (only another process writing
+    /// into the ring can cause it) is skipped and counted in
+    /// [`RxBatch::skipped`].
     #[allow(clippy::should_implement_trait)] // a lending iterator: items borrow the batch
     pub fn next(&mut self) -> Option<&[u8]> {
-        if self.next == self.tail {
-            return None;
+        while self.next != self.tail {
+            let i = self.next;
+            self.next = self.ring.next(i);
+            if let Some(packet) = self.ring.packet_at(i) {
+                return Some(packet);
+            }
+            self.skipped += 1;
         }
-        let i = self.next;
-        self.next = self.ring.next(i);
-        self.ring.packet(i)
+        None
+    }
+
+    /// Slots skipped by [`RxBatch::next`] because they named no valid
+    /// buffer: lost packets, to be reported.
+    pub fn skipped(&self) -> u32 {
+        self.skipped
     }
 
     /// Packets left in the batch.
     pub fn len(&self) -> u32 {
         let n = self.ring.num_slots();
-        (self.tail + n - self.next) % n
+        if self.tail >= self.next {
+            self.tail - self.next
+        } else {
+            self.tail + n - self.next
+        }
     }
 
     /// Whether no packet is left in the batch.
@@ -77,42 +101,62 @@ impl RxBatch<'_> {
 
 impl Drop for RxBatch<'_> {
     fn drop(&mut self) {
-        self.ring.advance_to(self.next);
+        if self.valid {
+            self.ring.advance_to(self.next);
+        }
     }
 }
 
 /// Free slots of one TX ring, filled in order; [`TxBatch::commit`] (or
 /// drop) hands the filled ones to the port, [`Port::txsync`] sends them.
+/// Like [`RxBatch`], an empty batch that leaves `head` alone if `head` or
+/// `tail` is outside the ring.
 pub struct TxBatch<'a> {
     ring: Ring<'a>,
     next: u32,
     tail: u32,
     filled: u32,
+    valid: bool,
+    bad_slot: Option<u32>,
 }
 
 impl TxBatch<'_> {
     /// Free slots left.
     pub fn room(&self) -> u32 {
         let n = self.ring.num_slots();
-        (self.tail + n - self.next) % n
+        if self.tail >= self.next {
+            self.tail - self.next
+        } else {
+            self.tail + n - self.next
+        }
     }
 
     /// Fills the next free buffer: `fill` writes the packet and returns its
     /// length (clamped to the buffer size). Returns false when the ring is
-    /// full.
+    /// full, or when the next slot names no valid buffer (only another
+    /// process writing into the ring can cause it): then
+    /// [`TxBatch::bad_slot`] names the slot, and [`Port::repair_slot`]
+    /// gives it a fresh buffer.
     pub fn push_with(&mut self, fill: impl FnOnce(&mut [u8]) -> usize) -> bool {
         if self.next == self.tail {
             return false;
         }
         let i = self.next;
-        let Some(buf) = self.ring.buf_mut(i) else {
+        let Some(buf) = self.ring.buf_mut_at(i) else {
+            self.bad_slot = Some(i);
             return false;
         };
         let len = fill(buf).min(buf.len());
-        self.ring.set_len(i, len as u16);
+        self.ring.mem().set_slot_len(i, len as u16);
         self.next = self.ring.next(i);
         self.filled += 1;
         true
+    }
+
+    /// The slot that stopped [`TxBatch::push_with`] because it named no
+    /// valid buffer, if one did.
+    pub fn bad_slot(&self) -> Option<u32> {
+        self.bad_slot
     }
 
     /// Copies `packet` into the next free buffer; false when the ring is full
@@ -134,7 +178,9 @@ impl TxBatch<'_> {
     }
 
     fn publish(&mut self) {
-        self.ring.advance_to(self.next);
+        if self.valid {
+            self.ring.advance_to(self.next);
+        }
     }
 }
 
@@ -148,26 +194,41 @@ impl Port {
     /// The packets waiting on RX ring `ring` (after the last rxsync).
     pub fn rx_batch(&mut self, ring: usize) -> RxBatch<'_> {
         let r = self.rx_ring(ring);
-        let (next, tail) = (r.head(), r.tail());
-        r.set_cur(next);
+        let (next, tail, valid) = batch_range(&r);
         RxBatch {
             ring: r,
             next,
             tail,
+            valid,
+            skipped: 0,
         }
     }
 
     /// The free slots of TX ring `ring` (after the last txsync).
     pub fn tx_batch(&mut self, ring: usize) -> TxBatch<'_> {
         let r = self.tx_ring(ring);
-        let (next, tail) = (r.head(), r.tail());
-        r.set_cur(next);
+        let (next, tail, valid) = batch_range(&r);
         TxBatch {
             ring: r,
             next,
             tail,
             filled: 0,
+            valid,
+            bad_slot: None,
         }
+    }
+}
+
+/// `[head, tail)` of a ring, read once, and whether both lie in the ring
+/// (else an empty range at 0). Sets `cur = head`, as netmap's batch loops
+/// do.
+fn batch_range(r: &Ring<'_>) -> (u32, u32, bool) {
+    let (head, tail, n) = (r.head(), r.tail(), r.num_slots());
+    if head < n && tail < n {
+        r.set_cur(head);
+        (head, tail, true)
+    } else {
+        (0, 0, false)
     }
 }
 

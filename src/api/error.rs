@@ -77,6 +77,17 @@ pub enum ApiError {
         buf_size: u32,
     },
 
+    /// A slot index past the end of a ring.
+    #[error("{ring} has no slot {slot} (it has {num_slots}): slot indices run from 0 to {}", num_slots.saturating_sub(1))]
+    NoSuchSlot {
+        /// Which ring.
+        ring: RingId,
+        /// The index given.
+        slot: u32,
+        /// Slots in the ring.
+        num_slots: u32,
+    },
+
     /// A ring or ring pair was asked for by an index the port does not have.
     #[error("port `{port}` has no {what} {index} (it has {count}); use `-N` with N < {count}")]
     NoSuchRing {

@@ -41,7 +41,7 @@ impl NicRings {
                         index: q as u16,
                     };
                     let kring = KRing::new(id, num_slots);
-                    let ring = region.ring(off, num_slots);
+                    let ring = region.ring(off, num_slots)?;
                     ring.init(
                         q as u16,
                         dir,
@@ -69,7 +69,7 @@ impl NicRings {
                 }
             }
             let offs = |v: &Vec<(usize, KRing)>| v.iter().map(|(o, _)| *o).collect::<Vec<_>>();
-            region.write_netmap_if(if_offset, name, &offs(&tx), &offs(&rx));
+            region.write_netmap_if(if_offset, name, &offs(&tx), &offs(&rx))?;
             Ok(NicRings {
                 if_offset,
                 tx,
@@ -79,18 +79,21 @@ impl NicRings {
         })?
     }
 
-    /// Returns rings and their buffers to the region.
+    /// Returns rings and their buffers to the region. The offsets are this
+    /// process's own; buffer indices in the slots are checked by
+    /// `free_buf`.
     pub fn free(&self, region: &Region) {
         let _ = region.locked(|| {
             for (off, _) in self.tx.iter().chain(&self.rx) {
-                let ring = region.ring(*off, self.num_slots);
-                (0..self.num_slots).for_each(|k| {
-                    region.free_buf(ring.slot(k).buf_idx);
-                });
-                region.free_ring(*off);
+                if let Ok(ring) = region.ring(*off, self.num_slots) {
+                    (0..self.num_slots).for_each(|k| {
+                        region.free_buf(ring.slot(k).buf_idx);
+                    });
+                }
+                let _ = region.free_ring(*off);
             }
             super::pipe::free_extra_list(region, self.if_offset);
-            region.free_if(self.if_offset);
+            let _ = region.free_if(self.if_offset);
         });
     }
 }

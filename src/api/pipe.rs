@@ -110,9 +110,41 @@ impl PipeEntry {
         }
         self.id_len.store(id.len() as u32, Ordering::Relaxed);
     }
+}
+
+/// A pipe's shape: its ring size and where its rings and `netmap_if`s are,
+/// read once from the shared table and checked against the region's own
+/// layout, so that no later access depends on what another process writes
+/// there afterwards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PipeLayout {
+    pub num_slots: u32,
+    /// `netmap_if` of the master and of the slave.
+    pub if_off: [usize; 2],
+    /// Rings: `[end * 2 + dir]`, dir 0 = TX, 1 = RX.
+    pub ring_off: [usize; 4],
+}
+
+impl PipeLayout {
+    fn read(region: &Region, e: &PipeEntry) -> Result<PipeLayout, MemError> {
+        let num_slots = region.check_num_slots(e.num_slots.load(Ordering::Relaxed))?;
+        let mut layout = PipeLayout {
+            num_slots,
+            if_off: [0; 2],
+            ring_off: [0; 4],
+        };
+        for (off, shared) in layout.if_off.iter_mut().zip(&e.if_off) {
+            *off = region.check_if_offset(shared.load(Ordering::Relaxed))?;
+        }
+        for (off, shared) in layout.ring_off.iter_mut().zip(&e.ring_off) {
+            *off = region.check_ring_offset(shared.load(Ordering::Relaxed))?;
+            region.ring(*off, num_slots)?;
+        }
+        Ok(layout)
+    }
 
     fn ring(&self, end: usize, dir: Direction) -> usize {
-        self.ring_off[end * 2 + dir as usize].load(Ordering::Relaxed) as usize
+        self.ring_off[end * 2 + dir as usize]
     }
 }
 
@@ -136,6 +168,9 @@ impl PipeEnd {
 pub(crate) struct OpenedPipe {
     pub entry: usize,
     pub end: PipeEnd,
+    /// The pipe's shape as checked at open: closing frees exactly this,
+    /// whatever the shared table says by then.
+    pub layout: PipeLayout,
     pub num_slots: u32,
     pub if_offset: usize,
     pub tx: KRing,
@@ -185,7 +220,7 @@ pub(crate) fn open_end(
                 .map_err(lock_err)?;
             if !peer_alive && !self_alive {
                 // Left over by processes that are gone: start afresh.
-                free_pipe(region, &table.entries[i]);
+                free_stale_pipe(region, &table.entries[i]);
                 create_pipe(region, table, port, idb, num_slots)?
             } else {
                 Ok(i)
@@ -206,7 +241,14 @@ pub(crate) fn open_end(
         }));
     }
     let e = &table.entries[entry];
-    let n = e.num_slots.load(Ordering::Relaxed);
+    let layout = match PipeLayout::read(region, e) {
+        Ok(layout) => layout,
+        Err(err) => {
+            let _ = locks.unlock(lock_byte(entry, end as usize));
+            return Err(err);
+        }
+    };
+    let n = layout.num_slots;
     let me = end as usize;
     let tx_line = &e.dirs[me].sender;
     let rx_line = &e.dirs[end.peer()].receiver;
@@ -231,10 +273,10 @@ pub(crate) fn open_end(
     // A reopened end resumes where its kring was: whatever the previous
     // owner had prepared beyond hwcur is discarded.
     for (k, off) in [
-        (&tx, e.ring(me, Direction::Tx)),
-        (&rx, e.ring(me, Direction::Rx)),
+        (&tx, layout.ring(me, Direction::Tx)),
+        (&rx, layout.ring(me, Direction::Rx)),
     ] {
-        let ring = region.ring(off, n);
+        let ring = region.ring(off, n)?;
         ring.set_head(k.hwcur);
         ring.set_cur(k.hwcur);
         ring.set_tail(k.hwtail);
@@ -242,14 +284,15 @@ pub(crate) fn open_end(
     Ok(Ok(OpenedPipe {
         entry,
         end,
+        layout,
         num_slots: n,
-        if_offset: e.if_off[me].load(Ordering::Relaxed) as usize,
+        if_offset: layout.if_off[me],
         tx,
         rx,
-        tx_offset: e.ring(me, Direction::Tx),
-        rx_offset: e.ring(me, Direction::Rx),
-        peer_tx_offset: e.ring(end.peer(), Direction::Tx),
-        peer_rx_offset: e.ring(end.peer(), Direction::Rx),
+        tx_offset: layout.ring(me, Direction::Tx),
+        rx_offset: layout.ring(me, Direction::Rx),
+        peer_tx_offset: layout.ring(end.peer(), Direction::Tx),
+        peer_rx_offset: layout.ring(end.peer(), Direction::Rx),
     }))
 }
 
@@ -293,23 +336,46 @@ fn create_pipe(
         bufs = region.alloc_bufs(2 * num_slots as usize)?;
         Ok(())
     })();
-    if let Err(err) = allocated {
-        rings
-            .iter()
-            .filter(|&&r| r != 0)
-            .for_each(|&r| region.free_ring(r));
-        ifs.iter()
-            .filter(|&&f| f != 0)
-            .for_each(|&f| region.free_if(f));
+    let free_all = |rings: &[usize], ifs: &[usize], bufs: &[u32]| {
+        rings.iter().filter(|&&r| r != 0).for_each(|&r| {
+            let _ = region.free_ring(r);
+        });
+        ifs.iter().filter(|&&f| f != 0).for_each(|&f| {
+            let _ = region.free_if(f);
+        });
         bufs.iter().for_each(|&b| {
             region.free_buf(b);
         });
+    };
+    if let Err(err) = allocated {
+        free_all(&rings, &ifs, &bufs);
         return Err(err);
     }
+    if let Err(err) = init_pipe(region, e, id, num_slots, &rings, &ifs, &bufs) {
+        free_all(&rings, &ifs, &bufs);
+        return Err(err);
+    }
+    e.num_slots.store(num_slots, Ordering::Relaxed);
+    e.set_id(id);
+    e.in_use.store(1, Ordering::Release);
+    Ok(Ok(i))
+}
+
+/// Writes a new pipe's rings, interfaces and table entry (everything but
+/// `in_use`), from the parts just allocated.
+fn init_pipe(
+    region: &Region,
+    e: &PipeEntry,
+    id: &[u8],
+    num_slots: u32,
+    rings: &[usize; 4],
+    ifs: &[usize; 2],
+    bufs: &[u32],
+) -> Result<(), MemError> {
     let buf_size = region.buf_size();
     for end in 0..2 {
         let (tx_off, rx_off) = (rings[end * 2], rings[end * 2 + 1]);
-        let tx = region.ring(tx_off, num_slots);
+        let tx = region.ring(tx_off, num_slots)?;
         tx.init(
             0,
             Direction::Tx,
@@ -317,7 +383,7 @@ fn create_pipe(
             buf_size,
             num_slots - 1,
         );
-        let rx = region.ring(rx_off, num_slots);
+        let rx = region.ring(rx_off, num_slots)?;
         rx.init(0, Direction::Rx, region.buf_ofs_from(rx_off), buf_size, 0);
         e.ring_off[end * 2].store(tx_off as u64, Ordering::Relaxed);
         e.ring_off[end * 2 + 1].store(rx_off as u64, Ordering::Relaxed);
@@ -327,13 +393,13 @@ fn create_pipe(
             if end == 0 { "{" } else { "}" },
             String::from_utf8_lossy(id)
         );
-        region.write_netmap_if(ifs[end], &name, &[tx_off], &[rx_off]);
+        region.write_netmap_if(ifs[end], &name, &[tx_off], &[rx_off])?;
     }
     // Buffers belong to positions of each direction: the sender's TX slot
     // and the receiver's RX slot at position k name the same buffer.
     for dir in 0..2 {
-        let tx = region.ring(rings[dir * 2], num_slots);
-        let peer_rx = region.ring(rings[(1 - dir) * 2 + 1], num_slots);
+        let tx = region.ring(rings[dir * 2], num_slots)?;
+        let peer_rx = region.ring(rings[(1 - dir) * 2 + 1], num_slots)?;
         for k in 0..num_slots {
             let slot = NetmapSlot {
                 buf_idx: bufs[dir * num_slots as usize + k as usize],
@@ -354,23 +420,39 @@ fn create_pipe(
         d.receiver.rx_hwtail.store(0, Ordering::Relaxed);
         d.receiver.rx_waiters.store(0, Ordering::Relaxed);
     }
-    e.num_slots.store(num_slots, Ordering::Relaxed);
-    e.set_id(id);
-    e.in_use.store(1, Ordering::Release);
-    Ok(Ok(i))
+    Ok(())
 }
 
-/// Returns a pipe's rings, interfaces and buffers to the region.
-fn free_pipe(region: &Region, e: &PipeEntry) {
-    let n = e.num_slots.load(Ordering::Relaxed);
+/// Frees a pipe both of whose ends are gone, found in the table when
+/// opening. Its shape is read from the table; if that is corrupt, what it
+/// held cannot be named safely and stays allocated (the entry is reused).
+fn free_stale_pipe(region: &Region, e: &PipeEntry) {
+    match PipeLayout::read(region, e) {
+        Ok(layout) => free_pipe(region, e, &layout),
+        Err(err) => {
+            log::warn!("{err}: the pipe's rings and buffers stay allocated");
+            e.in_use.store(0, Ordering::Release);
+        }
+    }
+}
+
+/// Returns a pipe's rings, interfaces and buffers to the region. `layout`
+/// was read and checked before; buffer indices read from the rings are
+/// checked by `free_buf`.
+fn free_pipe(region: &Region, e: &PipeEntry, layout: &PipeLayout) {
+    let n = layout.num_slots;
     // Each position of a direction holds one buffer, named by the sender's
     // TX slot, except where the receiver holds it ([rx_hwcur, rx_tail)):
     // there the receiver may have swapped it for another (zero-copy
     // forwarding) without an rxsync, and its RX slot is the truth.
     for dir in 0..2 {
         let d = &e.dirs[dir];
-        let tx = region.ring(e.ring(dir, Direction::Tx), n);
-        let rx = region.ring(e.ring(1 - dir, Direction::Rx), n);
+        let (Ok(tx), Ok(rx)) = (
+            region.ring(layout.ring(dir, Direction::Tx), n),
+            region.ring(layout.ring(1 - dir, Direction::Rx), n),
+        ) else {
+            continue;
+        };
         let held_from = d.receiver.rx_hwcur.load(Ordering::Relaxed) % n;
         let held_to = d.sender.rx_tail.load(Ordering::Relaxed) % n;
         let held = (held_to + n - held_from) % n;
@@ -382,11 +464,10 @@ fn free_pipe(region: &Region, e: &PipeEntry) {
     }
     for end in 0..2 {
         for dir in [Direction::Tx, Direction::Rx] {
-            region.free_ring(e.ring(end, dir));
+            let _ = region.free_ring(layout.ring(end, dir));
         }
-        let if_off = e.if_off[end].load(Ordering::Relaxed) as usize;
-        free_extra_list(region, if_off);
-        region.free_if(if_off);
+        free_extra_list(region, layout.if_off[end]);
+        let _ = region.free_if(layout.if_off[end]);
     }
     e.in_use.store(0, Ordering::Release);
 }
@@ -395,7 +476,9 @@ fn free_pipe(region: &Region, e: &PipeEntry) {
 /// stopping at an invalid or already free index so a corrupt list cannot
 /// loop forever.
 pub(crate) fn free_extra_list(region: &Region, if_offset: usize) {
-    let head = region.if_bufs_head(if_offset);
+    let Ok(head) = region.if_bufs_head(if_offset) else {
+        return;
+    };
     let mut idx = head.swap(0, Ordering::Relaxed);
     let mut budget = region.num_bufs();
     while idx != 0 && budget > 0 {
@@ -413,19 +496,17 @@ pub(crate) fn free_extra_list(region: &Region, if_offset: usize) {
 
 /// Closes an end: releases its claim and, if the peer is gone too, frees
 /// the pipe. Runs under the region's lock.
-pub(crate) fn close_end(region: &Region, entry: usize, end: PipeEnd) {
+pub(crate) fn close_end(region: &Region, opened: &OpenedPipe) {
+    let (entry, end) = (opened.entry, opened.end);
     let table: &PipeTable = region.control();
     let locks = region.port_locks();
     let _ = locks.unlock(lock_byte(entry, end as usize));
-    free_extra_list(
-        region,
-        table.entries[entry].if_off[end as usize].load(Ordering::Relaxed) as usize,
-    );
+    free_extra_list(region, opened.layout.if_off[end as usize]);
     let peer_alive = locks
         .held_elsewhere(lock_byte(entry, end.peer()))
         .unwrap_or(true);
     if !peer_alive {
-        free_pipe(region, &table.entries[entry]);
+        free_pipe(region, &table.entries[entry], &opened.layout);
     }
 }
 
@@ -472,7 +553,7 @@ fn txsync(
     kring.hwtail = in_ring(d.receiver.tx_tail.load(Ordering::Acquire), n);
     let mut result = Ok(());
     if head != kring.hwcur {
-        let peer_rx = region.ring(p.peer_rx_offset, n);
+        let peer_rx = region.ring(p.peer_rx_offset, n)?;
         let mut k = kring.hwcur;
         let mut complete = None;
         while k != head {
@@ -527,7 +608,7 @@ fn rxsync(
     kring.hwtail = in_ring(d.sender.rx_tail.load(Ordering::Acquire), n);
     let mut result = Ok(());
     if head != kring.hwcur {
-        let peer_tx = region.ring(p.peer_tx_offset, n);
+        let peer_tx = region.ring(p.peer_tx_offset, n)?;
         let mut k = kring.hwcur;
         while k != head {
             let flags = rx.slot_flags(k);
@@ -651,8 +732,7 @@ impl Backend for PipeBackend {
         peer_open(region, self.opened.entry, self.opened.end)
     }
     fn close(&mut self, region: &Region) {
-        let (entry, end) = (self.opened.entry, self.opened.end);
-        let _ = region.locked(|| close_end(region, entry, end));
+        let _ = region.locked(|| close_end(region, &self.opened));
     }
 }
 

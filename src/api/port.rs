@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 
 use super::backend::{Backend, NicInfo, Wait};
 use super::error::ApiError;
-use super::kring::KRing;
+use super::kring::{KRing, RingId};
 use super::nic_rings::NicRings;
 use super::pipe::{self, PipeBackend, PipeEnd};
 use super::queue_set::{IdleQueue, QueueSet};
@@ -275,7 +275,7 @@ impl Port {
         let bufs = self
             .region
             .locked(|| self.region.alloc_bufs(n as usize))??;
-        let head = self.region.if_bufs_head(self.if_offset);
+        let head = self.region.if_bufs_head(self.if_offset)?;
         let mut next = head.load(Ordering::Relaxed);
         for &b in bufs.iter().rev() {
             if let Some(link) = self.region.buf_link(b) {
@@ -322,13 +322,22 @@ impl Port {
     /// Transmit ring `i` (raw netmap view).
     pub fn tx_ring(&self, i: usize) -> Ring<'_> {
         let (off, k) = &self.tx[i];
-        Ring::new(&self.region, self.region.ring(*off, k.num_slots), k.id)
+        Ring::new(&self.region, self.own_ring(*off, k), k.id)
     }
 
     /// Receive ring `i` (raw netmap view).
     pub fn rx_ring(&self, i: usize) -> Ring<'_> {
         let (off, k) = &self.rx[i];
-        Ring::new(&self.region, self.region.ring(*off, k.num_slots), k.id)
+        Ring::new(&self.region, self.own_ring(*off, k), k.id)
+    }
+
+    /// One of the port's own rings. Their offsets and sizes were computed
+    /// by this process (NICs) or checked when the port opened (pipes), so
+    /// they always fit the region.
+    fn own_ring(&self, offset: usize, k: &KRing) -> crate::mem::RingMem<'_> {
+        self.region
+            .ring(offset, k.num_slots)
+            .expect("a port's own ring offsets are checked at open")
     }
 
     /// netmap's NIOCTXSYNC on every bound TX ring.
@@ -368,7 +377,7 @@ impl Port {
             let dir = if TX { Direction::Tx } else { Direction::Rx };
             return Err(self.no_ring(dir, i));
         };
-        let mem = self.region.ring(*off, kring.num_slots);
+        let mem = self.region.ring(*off, kring.num_slots)?;
         let head = kring.prologue(&mem)?;
         let before = kring.hwtail;
         let result = if TX {
@@ -397,6 +406,69 @@ impl Port {
             what,
             index: i as u32,
             count: count as u32,
+        }
+    }
+
+    /// Makes slot `slot` of the bound ring `ring` (as an error names it:
+    /// [`ApiError::BadBufIdx`], [`ApiError::BadLen`]) valid again after
+    /// another process wrote into it: a bad buffer index is replaced by a
+    /// fresh buffer from the pool (the buffer the slot named before cannot
+    /// be found and stays lost to the pool), a length past the buffer
+    /// becomes 0, and the slot is marked `NS_BUF_CHANGED`. Returns whether
+    /// the slot needed repair. This is the way out of a sync that keeps
+    /// failing on the same slot.
+    pub fn repair_slot(&mut self, ring: RingId, slot: u32) -> Result<bool, ApiError> {
+        let rings = if ring.dir == Direction::Tx {
+            &self.tx
+        } else {
+            &self.rx
+        };
+        let Some(&(off, kring)) = rings.iter().find(|(_, k)| k.id == ring) else {
+            return Err(self.no_ring(ring.dir, ring.index.into()));
+        };
+        let mem = self.region.ring(off, kring.num_slots)?;
+        if slot >= kring.num_slots {
+            return Err(ApiError::NoSuchSlot {
+                ring,
+                slot,
+                num_slots: kring.num_slots,
+            });
+        }
+        let s = mem.slot(slot);
+        let bounds = self.region.buf_bounds();
+        if bounds.slot_ok(s.buf_idx, s.len) {
+            return Ok(false);
+        }
+        let buf_idx = if bounds.buf_ok(s.buf_idx) {
+            s.buf_idx
+        } else {
+            self.region.locked(|| self.region.alloc_bufs(1))??[0]
+        };
+        let len = if s.len as u32 <= self.region.buf_size() {
+            s.len
+        } else {
+            0
+        };
+        mem.set_slot(
+            slot,
+            crate::abi::NetmapSlot {
+                buf_idx,
+                len,
+                flags: crate::abi::slot_flags::NS_BUF_CHANGED,
+                ptr: 0,
+            },
+        );
+        Ok(true)
+    }
+
+    /// Repairs the slot `err` names (see [`Port::repair_slot`]); `Ok(false)`
+    /// for an error that names no slot.
+    pub fn repair(&mut self, err: &ApiError) -> Result<bool, ApiError> {
+        match *err {
+            ApiError::BadBufIdx { ring, slot, .. } | ApiError::BadLen { ring, slot, .. } => {
+                self.repair_slot(ring, slot)
+            }
+            _ => Ok(false),
         }
     }
 

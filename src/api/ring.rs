@@ -34,6 +34,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use super::error::ApiError;
 use super::kring::RingId;
 use crate::abi::NetmapSlot;
 use crate::mem::{Region, RingMem};
@@ -111,21 +112,25 @@ impl<'a> Ring<'a> {
         self.mem.set_tail(v)
     }
 
-    /// `i + 1` modulo the ring (netmap's `nm_ring_next`).
+    /// `i + 1` modulo the ring (netmap's `nm_ring_next`); 0 for the last
+    /// slot and for any `i` past it.
     #[inline]
     pub fn next(&self, i: u32) -> u32 {
-        if i + 1 == self.num_slots() { 0 } else { i + 1 }
+        if i >= self.num_slots() - 1 { 0 } else { i + 1 }
     }
 
     /// Slots between cur and tail (netmap's `nm_ring_space`): free slots on
-    /// a TX ring, received packets on an RX ring.
+    /// a TX ring, received packets on an RX ring; 0 when either index is
+    /// outside the ring (the next sync reports it).
     #[inline]
     pub fn space(&self) -> u32 {
-        let (cur, tail) = (self.mem.cur(), self.mem.tail());
-        if tail >= cur {
+        let (cur, tail, n) = (self.mem.cur(), self.mem.tail(), self.num_slots());
+        if cur >= n || tail >= n {
+            0
+        } else if tail >= cur {
             tail - cur
         } else {
-            tail + self.num_slots() - cur
+            tail + n - cur
         }
     }
 
@@ -135,43 +140,91 @@ impl<'a> Ring<'a> {
         self.mem.cur() == self.mem.tail()
     }
 
-    /// Slot `i` (panics if `i >= num_slots`).
+    /// Slot `i`, or `None` if the ring has no slot `i`.
     #[inline]
-    pub fn slot(&self, i: u32) -> NetmapSlot {
-        self.mem.slot(i)
-    }
-    /// Writes the whole of slot `i` (panics if `i >= num_slots`).
-    #[inline]
-    pub fn set_slot(&self, i: u32, s: NetmapSlot) {
-        self.mem.set_slot(i, s)
-    }
-    /// Sets slot `i`'s packet length (panics if `i >= num_slots`).
-    #[inline]
-    pub fn set_len(&self, i: u32, len: u16) {
-        self.mem.set_slot_len(i, len)
-    }
-    /// Sets slot `i`'s `NS_*` flags (panics if `i >= num_slots`).
-    #[inline]
-    pub fn set_flags(&self, i: u32, flags: u16) {
-        self.mem.set_slot_flags(i, flags)
-    }
-    /// Makes slot `i` name buffer `buf_idx` (panics if `i >= num_slots`);
-    /// set `NS_BUF_CHANGED` too so the port notices.
-    #[inline]
-    pub fn set_buf_idx(&self, i: u32, buf_idx: u32) {
-        self.mem.set_slot_buf(i, buf_idx)
+    pub fn slot(&self, i: u32) -> Option<NetmapSlot> {
+        (i < self.num_slots()).then(|| self.mem.slot(i))
     }
 
-    /// Whether slot `i` is the application's (in `[head, tail)`).
+    /// `Ok` if the ring has a slot `i`.
+    #[inline]
+    fn check_slot(&self, i: u32) -> Result<(), ApiError> {
+        if i < self.num_slots() {
+            Ok(())
+        } else {
+            Err(ApiError::NoSuchSlot {
+                ring: self.id,
+                slot: i,
+                num_slots: self.num_slots(),
+            })
+        }
+    }
+
+    /// Writes the whole of slot `i`.
+    #[inline]
+    pub fn set_slot(&self, i: u32, s: NetmapSlot) -> Result<(), ApiError> {
+        self.check_slot(i)?;
+        self.mem.set_slot(i, s);
+        Ok(())
+    }
+    /// Sets slot `i`'s packet length.
+    #[inline]
+    pub fn set_len(&self, i: u32, len: u16) -> Result<(), ApiError> {
+        self.check_slot(i)?;
+        self.mem.set_slot_len(i, len);
+        Ok(())
+    }
+    /// Sets slot `i`'s `NS_*` flags.
+    #[inline]
+    pub fn set_flags(&self, i: u32, flags: u16) -> Result<(), ApiError> {
+        self.check_slot(i)?;
+        self.mem.set_slot_flags(i, flags);
+        Ok(())
+    }
+    /// Makes slot `i` name buffer `buf_idx`; set `NS_BUF_CHANGED` too so
+    /// the port notices.
+    #[inline]
+    pub fn set_buf_idx(&self, i: u32, buf_idx: u32) -> Result<(), ApiError> {
+        self.check_slot(i)?;
+        self.mem.set_slot_buf(i, buf_idx);
+        Ok(())
+    }
+
+    /// Whether slot `i` is the application's (in `[head, tail)`); false for
+    /// every slot while `head` or `tail` is outside the ring.
     #[inline]
     pub fn owns(&self, i: u32) -> bool {
         let (head, tail, n) = (self.mem.head(), self.mem.tail(), self.num_slots());
+        if head >= n || tail >= n || i >= n {
+            return false;
+        }
         // [head, tail) without wrapping, or wrapping past the end.
         if head <= tail {
             head <= i && i < tail
         } else {
-            i < n && (i >= head || i < tail)
+            i >= head || i < tail
         }
+    }
+
+    /// The packet in slot `i` without the ownership check, for batches
+    /// that checked their whole range once: `None` if `i` is outside the
+    /// ring or the slot names no valid buffer or a length past it.
+    #[inline]
+    pub(crate) fn packet_at(&self, i: u32) -> Option<&[u8]> {
+        let s = self.slot(i)?;
+        // SAFETY: the caller's batch lies in the application's part of the
+        // ring (as in `buf`); the slice borrows self.
+        let buf = unsafe { self.region.buf(s.buf_idx) }?;
+        buf.get(..s.len as usize)
+    }
+
+    /// The whole buffer of slot `i` for writing, without the ownership
+    /// check (see [`Ring::packet_at`]).
+    #[inline]
+    pub(crate) fn buf_mut_at(&mut self, i: u32) -> Option<&mut [u8]> {
+        let s = self.slot(i)?;
+        // SAFETY: as in `buf_mut`.
+        unsafe { self.region.buf_mut(s.buf_idx) }
     }
 
     /// The whole buffer of slot `i`, if the application owns the slot and

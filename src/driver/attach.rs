@@ -304,8 +304,8 @@ fn init_e1000(
     addr: PciAddr,
 ) -> Result<E1000<MappedBar>, DriverError> {
     let region = &ctx.region;
-    let tx = region.ring(rings.tx[0].0, rings.num_slots);
-    let rx = region.ring(rings.rx[0].0, rings.num_slots);
+    let tx = region.ring(rings.tx[0].0, rings.num_slots)?;
+    let rx = region.ring(rings.rx[0].0, rings.num_slots)?;
     let e1000_opts = e1000::Options {
         device: format!("{addr} ({})", model.name()),
         promiscuous: opts.promiscuous,

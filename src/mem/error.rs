@@ -85,6 +85,23 @@ pub enum MemError {
         free: usize,
     },
 
+    /// A value read from a shared region is outside the region's layout:
+    /// another process wrote it (a bug or an attack). Nothing was accessed
+    /// outside the mapping.
+    #[error(
+        "region `{name}` is corrupt: {what} is {value:#x}, outside the region's layout (another \
+         process sharing it wrote there); close the ports that use it, and if it persists remove \
+         the region file when no process uses it"
+    )]
+    Corrupt {
+        /// The region's name.
+        name: String,
+        /// Which value was bad.
+        what: &'static str,
+        /// The value read.
+        value: u64,
+    },
+
     /// Taking or releasing a lock on the region's file failed.
     #[error("locking region `{name}` failed: {source}")]
     Lock {

@@ -478,7 +478,12 @@ impl Region {
 
     fn bitmap_word(&self, bitmap: usize, bit: u32) -> &AtomicU64 {
         let off = bitmap + 8 * (bit as usize / 64);
-        debug_assert!(off + 8 <= self.layout.buf_area);
+        // Bits are indices this process computed and checked against the
+        // region's own sizes, never values read from shared memory.
+        assert!(
+            off + 8 <= self.layout.buf_area,
+            "bitmap bit {bit} outside the bitmaps"
+        );
         // SAFETY: bitmaps lie inside the mapping below buf_area, 8-aligned
         // (areas are page aligned and words are 8 bytes).
         unsafe { &*self.mapping.as_ptr().add(off).cast::<AtomicU64>() }
@@ -597,10 +602,14 @@ impl Region {
     }
 
     /// Returns the ring chunk at `offset` (from [`Region::alloc_ring`]) to
-    /// the region.
-    pub fn free_ring(&self, offset: usize) {
-        let i = (offset - self.layout.ring_area) / self.config.ring_chunk();
-        self.bitmap_set(self.layout.ring_bitmap, i as u32, false);
+    /// the region; an offset that does not start a ring chunk (read from
+    /// shared memory another process wrote) is refused.
+    pub fn free_ring(&self, offset: usize) -> Result<(), MemError> {
+        let i = self
+            .ring_chunk_index(offset)
+            .ok_or_else(|| self.corrupt("a ring offset", offset as u64))?;
+        self.bitmap_set(self.layout.ring_bitmap, i, false);
+        Ok(())
     }
 
     /// Allocates a `netmap_if` chunk and returns its offset.
@@ -612,10 +621,66 @@ impl Region {
     }
 
     /// Returns the `netmap_if` chunk at `offset` (from [`Region::alloc_if`])
-    /// to the region.
-    pub fn free_if(&self, offset: usize) {
-        let i = (offset - self.layout.if_area) / IF_CHUNK;
-        self.bitmap_set(self.layout.if_bitmap, i as u32, false);
+    /// to the region; an offset that does not start one is refused.
+    pub fn free_if(&self, offset: usize) -> Result<(), MemError> {
+        let i = self
+            .if_chunk_index(offset)
+            .ok_or_else(|| self.corrupt("a netmap_if offset", offset as u64))?;
+        self.bitmap_set(self.layout.if_bitmap, i, false);
+        Ok(())
+    }
+
+    /// Which `netmap_if` chunk starts at `offset`, if one does.
+    fn if_chunk_index(&self, offset: usize) -> Option<u32> {
+        let rel = offset.checked_sub(self.layout.if_area)?;
+        let i = rel / IF_CHUNK;
+        (rel % IF_CHUNK == 0 && i < self.config.num_ifs as usize).then_some(i as u32)
+    }
+
+    /// Which ring chunk starts at `offset`, if one does.
+    fn ring_chunk_index(&self, offset: usize) -> Option<u32> {
+        let chunk = self.config.ring_chunk();
+        let rel = offset.checked_sub(self.layout.ring_area)?;
+        let i = rel / chunk;
+        (rel % chunk == 0 && i < self.config.num_rings as usize).then_some(i as u32)
+    }
+
+    /// Checks that `offset` starts a `netmap_if` chunk of this region (for
+    /// offsets read from shared memory).
+    pub fn check_if_offset(&self, offset: u64) -> Result<usize, MemError> {
+        usize::try_from(offset)
+            .ok()
+            .filter(|&o| self.if_chunk_index(o).is_some())
+            .ok_or_else(|| self.corrupt("a netmap_if offset", offset))
+    }
+
+    /// Checks that `offset` starts a ring chunk of this region (for offsets
+    /// read from shared memory).
+    pub fn check_ring_offset(&self, offset: u64) -> Result<usize, MemError> {
+        usize::try_from(offset)
+            .ok()
+            .filter(|&o| self.ring_chunk_index(o).is_some())
+            .ok_or_else(|| self.corrupt("a ring offset", offset))
+    }
+
+    /// Checks a ring size read from shared memory: between 8 and the
+    /// region's largest ring.
+    pub fn check_num_slots(&self, num_slots: u32) -> Result<u32, MemError> {
+        if (8..=self.config.max_slots).contains(&num_slots) {
+            Ok(num_slots)
+        } else {
+            Err(self.corrupt("a ring's number of slots", num_slots.into()))
+        }
+    }
+
+    /// The error for a value from shared memory that does not fit the
+    /// region's layout.
+    pub fn corrupt(&self, what: &'static str, value: u64) -> MemError {
+        MemError::Corrupt {
+            name: self.name.clone(),
+            what,
+            value,
+        }
     }
 
     fn exhausted(&self, what: Scarce, wanted: usize, free: usize) -> MemError {
@@ -627,28 +692,28 @@ impl Region {
         }
     }
 
-    /// Whether `offset` is a ring chunk of this region.
-    fn ring_offset_ok(&self, offset: usize) -> bool {
-        let chunk = self.config.ring_chunk();
-        offset >= self.layout.ring_area
-            && offset < self.layout.ring_area + chunk * self.config.num_rings as usize
-            && (offset - self.layout.ring_area) % chunk == 0
-    }
-
-    /// A handle on the ring at `offset` (from `alloc_ring`).
+    /// A handle on the ring at `offset` (from `alloc_ring`) with
+    /// `num_slots` slots; an error unless the ring lies inside the ring area,
+    /// 128-byte aligned, with at most the region's largest ring size.
     #[inline]
-    pub fn ring(&self, offset: usize, num_slots: u32) -> RingMem<'_> {
-        // Cheap checks on every sync (no division): the ring lies inside the
-        // ring area and is aligned as netmap_ring requires. That it starts a
-        // chunk is checked in debug builds.
-        // The ring area ends where the bitmaps start.
-        let end = self.layout.buf_bitmap;
+    pub fn ring(&self, offset: usize, num_slots: u32) -> Result<RingMem<'_>, MemError> {
+        // Cheap enough for every sync (no division). A ring that does not
+        // start a chunk would overlap others, which only another process's
+        // corruption can cause; what matters here is that every access stays
+        // inside the ring area. The ring area ends where the bitmaps start.
         let bytes = NETMAP_RING_HEADER + 16 * num_slots as usize;
-        assert!(offset >= self.layout.ring_area && offset % 128 == 0 && offset + bytes <= end);
-        debug_assert!(self.ring_offset_ok(offset));
+        let fits = offset >= self.layout.ring_area
+            && offset % 128 == 0
+            && num_slots <= self.config.max_slots
+            && offset
+                .checked_add(bytes)
+                .is_some_and(|end| end <= self.layout.buf_bitmap);
+        if !fits {
+            return Err(self.corrupt("a ring offset", offset as u64));
+        }
         // SAFETY: offset..offset+bytes is inside the ring area of the mapping
         // (checked above) and 128-byte aligned: a header and num_slots slots.
-        unsafe { RingMem::new(self, self.mapping.as_ptr().add(offset), num_slots) }
+        Ok(unsafe { RingMem::new(self, self.mapping.as_ptr().add(offset), num_slots) })
     }
 
     /// Writes a `netmap_if` at `if_offset` describing rings at the given
@@ -659,12 +724,16 @@ impl Region {
         name: &str,
         tx_rings: &[usize],
         rx_rings: &[usize],
-    ) {
+    ) -> Result<(), MemError> {
         use crate::abi::{NETMAP_API, NETMAP_IF_RING_OFS, NetmapIf};
         let n = tx_rings.len() + rx_rings.len();
-        assert!(
-            NETMAP_IF_RING_OFS + 8 * n <= IF_CHUNK && if_offset + IF_CHUNK <= self.layout.ring_area
-        );
+        if NETMAP_IF_RING_OFS + 8 * n > IF_CHUNK {
+            return Err(MemError::BadConfig(format!(
+                "{n} rings do not fit one netmap_if (at most {})",
+                (IF_CHUNK - NETMAP_IF_RING_OFS) / 8
+            )));
+        }
+        self.check_if_offset(if_offset as u64)?;
         let mut ni_name = [0u8; 16];
         let bytes = name.as_bytes();
         let len = bytes.len().min(15);
@@ -690,19 +759,15 @@ impl Region {
                 std::ptr::write_volatile(ofs.add(i), ring as isize - if_offset as isize);
             }
         }
+        Ok(())
     }
 
     /// The `ni_bufs_head` field of the `netmap_if` at `if_offset`.
-    pub fn if_bufs_head(&self, if_offset: usize) -> &AtomicU32 {
-        assert!(if_offset >= self.layout.if_area && if_offset + IF_CHUNK <= self.layout.ring_area);
-        // SAFETY: inside an if chunk of the mapping; the field is 4-aligned.
-        unsafe {
-            &*self
-                .mapping
-                .as_ptr()
-                .add(if_offset + 32)
-                .cast::<AtomicU32>()
-        }
+    pub fn if_bufs_head(&self, if_offset: usize) -> Result<&AtomicU32, MemError> {
+        let at = self.check_if_offset(if_offset as u64)?;
+        // SAFETY: `at` starts an if chunk inside the mapping (checked), the
+        // field lies 32 bytes into it and is 4-aligned.
+        Ok(unsafe { &*self.mapping.as_ptr().add(at + 32).cast::<AtomicU32>() })
     }
 
     /// The link word at the start of buffer `idx` (netmap chains extra
@@ -865,7 +930,16 @@ mod tests {
             no_ring.contains("out of rings") && !no_ring.contains("@conf:bufs"),
             "{no_ring}"
         );
-        r.free_ring(rings[2]);
+        r.free_ring(rings[2]).unwrap();
+        assert!(r.free_ring(rings[2] + 128).is_err(), "not a chunk start");
+        assert!(
+            r.ring(usize::MAX - 127, 64).is_err(),
+            "an offset that wraps"
+        );
+        assert!(
+            r.ring(rings[0], 65).is_err(),
+            "more slots than the region holds"
+        );
         assert_eq!(r.alloc_ring().unwrap(), rings[2]);
         assert_eq!(r.buf_offset(3) - r.buf_offset(2), 2048);
     }

@@ -52,14 +52,14 @@ pub fn mixed_transmit(
             starts.push(cur);
             for (k, chunk) in f.chunks(BUF).enumerate() {
                 ring.buf_mut(cur).unwrap()[..chunk.len()].copy_from_slice(chunk);
-                ring.set_len(cur, chunk.len() as u16);
+                ring.set_len(cur, chunk.len() as u16).unwrap();
                 let last = k as u32 == pieces - 1;
                 let flags = match (last, report) {
                     (false, _) => NS_MOREFRAG,
                     (true, true) => NS_REPORT,
                     (true, false) => 0,
                 };
-                ring.set_flags(cur, flags);
+                ring.set_flags(cur, flags).unwrap();
                 cur = ring.next(cur);
             }
             expected.push_back(f);
@@ -83,15 +83,15 @@ pub fn mixed_transmit(
         let ring = a.tx_ring(0);
         if rand(4) == 0 && !starts.is_empty() {
             let at = starts[rand(starts.len() as u64) as usize];
-            let good = ring.slot(at).buf_idx;
-            ring.set_buf_idx(at, 0);
+            let good = ring.slot(at).unwrap().buf_idx;
+            ring.set_buf_idx(at, 0).unwrap();
             ring.advance_to(cur);
             let err = a.txsync().unwrap_err();
             assert!(
                 matches!(err, ApiError::BadBufIdx { slot, .. } if slot == at),
                 "{err}"
             );
-            a.tx_ring(0).set_buf_idx(at, good);
+            a.tx_ring(0).set_buf_idx(at, good).unwrap();
             cuts += 1;
         }
         let ring = a.tx_ring(0);
@@ -111,7 +111,7 @@ pub fn mixed_transmit(
         let mut h = rx.head();
         while h != rx.tail() {
             partial.extend_from_slice(rx.packet(h).unwrap());
-            if rx.slot(h).flags & NS_MOREFRAG == 0 {
+            if rx.slot(h).unwrap().flags & NS_MOREFRAG == 0 {
                 let want = expected.pop_front().expect("a frame nobody sent");
                 assert!(
                     partial == want,

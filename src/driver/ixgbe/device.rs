@@ -335,7 +335,7 @@ impl<R: RegisterAccess> Ixgbe<R> {
         let mut alloc = || -> Result<(), MemError> {
             for q in 0..queues {
                 tx.push(TxQueue::new(q, DescRing::new(region, n, window)?));
-                let mem = region.ring(rings.rx[q].0, n);
+                let mem = region.ring(rings.rx[q].0, n)?;
                 rx.push(RxQueue::new(
                     q,
                     DescRing::new(region, n, window)?,
