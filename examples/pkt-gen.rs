@@ -871,9 +871,10 @@ fn rx(args: &Args, port: &mut Port) -> bool {
             let mut head = ring.head();
             let mut bytes = 0u64;
             for _ in 0..k {
-                let pkt = ring
-                    .packet(head)
-                    .expect("an RX slot we own names a valid buffer");
+                let Some(pkt) = ring.packet(head) else {
+                    eprintln!("pkt-gen: {}", bad_slot(&ring, head));
+                    return false;
+                };
                 bytes += pkt.len() as u64;
                 v.check(pkt, lens.as_ref());
                 head = ring.next(head);
@@ -974,7 +975,7 @@ impl LinkWatch {
 
 /// Sends `-n` frames (rate-limited by `-R`) and receives and verifies
 /// frames on the same port at the same time.
-/// What to say of a TX slot that names no buffer of the region.
+/// What to say of a slot that names no buffer of the region.
 fn bad_slot(ring: &Ring, slot: u32) -> String {
     format!(
         "{} slot {slot} names no valid buffer (the shared ring was written by another process)",
@@ -1016,9 +1017,10 @@ fn txrx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
             let avail = ring.space();
             let mut head = ring.head();
             for _ in 0..avail {
-                let pkt = ring
-                    .packet(head)
-                    .expect("an RX slot we own names a valid buffer");
+                let Some(pkt) = ring.packet(head) else {
+                    eprintln!("pkt-gen: {}", bad_slot(&ring, head));
+                    return false;
+                };
                 rx_bytes += pkt.len() as u64;
                 v.check(pkt, check_len.as_ref());
                 head = ring.next(head);
@@ -1151,7 +1153,10 @@ fn ping(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
             let mut found = None;
             let mut bytes = 0;
             while head != ring.tail() {
-                let pkt = ring.packet(head).expect("valid RX buffer");
+                let Some(pkt) = ring.packet(head) else {
+                    eprintln!("pkt-gen: {}", bad_slot(&ring, head));
+                    return false;
+                };
                 bytes += pkt.len() as u64;
                 if v.check(pkt, None) == Some(seq) {
                     found = Some(t0.elapsed());
