@@ -54,6 +54,17 @@ pub fn pktgen(args: &[&str]) -> Child {
         .expect("spawning pkt-gen")
 }
 
+/// pkt-gen with extra environment variables.
+pub fn pktgen_env(args: &[&str], env: &[(&str, &str)]) -> Child {
+    Command::new(example("pkt-gen"))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning pkt-gen")
+}
+
 pub struct Done {
     pub status: ExitStatus,
     pub stdout: String,
