@@ -99,6 +99,26 @@ impl Mapping {
         self.trap.as_ref().is_some_and(|t| t.truncated())
     }
 
+    /// Whether the file is still as long as the mapping (one `fstat`):
+    /// catches a truncation before any access faults on it, and records it
+    /// so that [`Mapping::truncated`] reports it too.
+    pub fn file_intact(&self) -> bool {
+        let Some(trap) = &self.trap else {
+            return true;
+        };
+        if trap.truncated() {
+            return false;
+        }
+        let shorter = self
+            .file
+            .metadata()
+            .is_ok_and(|m| m.len() < self.map.len() as u64);
+        if shorter {
+            trap.mark_truncated();
+        }
+        !shorter
+    }
+
     /// A private region of at least `size` bytes.
     pub fn private(name: &str, size: usize) -> Result<Mapping, MemError> {
         // 1 GiB pages only for regions that fill most of one.

@@ -526,7 +526,9 @@ impl Region {
     }
 
     /// Runs `f` holding the region's allocation locks (this process's mutex
-    /// and, for named regions, the file's admin lock).
+    /// and, for named regions, the file's admin lock). A region whose file
+    /// was truncated is dead: `f` does not run and the error is
+    /// [`MemError::Truncated`].
     pub fn locked<T>(&self, f: impl FnOnce() -> T) -> Result<T, MemError> {
         let _guard = self.alloc.lock().unwrap_or_else(|p| p.into_inner());
         let named = self.mapping.backing().path().is_some();
@@ -536,11 +538,14 @@ impl Region {
                 .lock_wait(ADMIN_LOCK)
                 .map_err(|e| lock_err(&self.name, e))?;
         }
-        let value = f();
+        // Under the lock, so the allocation state is not read from (or
+        // written into) zeros that stand for a truncated file.
+        self.mapping.file_intact();
+        let value = self.intact().map(|()| f());
         if named {
             let _ = locks.unlock(ADMIN_LOCK);
         }
-        Ok(value)
+        value
     }
 
     /// Byte-range locks on the region's file for port types (pipe ends).

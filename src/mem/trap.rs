@@ -62,6 +62,13 @@ impl Guard {
     pub fn truncated(&self) -> bool {
         TABLE[self.slot].truncated.load(Ordering::Relaxed)
     }
+
+    /// Records that the mapping's file was found shorter than the mapping
+    /// (before any access faulted): [`Guard::truncated`] reports it from now
+    /// on.
+    pub fn mark_truncated(&self) {
+        TABLE[self.slot].truncated.store(true, Ordering::Relaxed);
+    }
 }
 
 impl Drop for Guard {
