@@ -336,6 +336,45 @@ fn a_shrunk_file_is_an_error_at_open() {
     run_child(TEST, &dir, &[]);
 }
 
+/// Sizes in a region's header that another process rewrote are checked
+/// before they are used: an impossible pool is an error at open.
+#[test]
+fn a_forged_header_is_an_error_at_open() {
+    const TEST: &str = "a_forged_header_is_an_error_at_open";
+    if in_child(TEST) {
+        use std::os::unix::fs::FileExt;
+        let dir = PathBuf::from(std::env::var_os("VFIO_NETMAP_SHM_DIR").unwrap());
+        let file = dir.join("vfio-netmap.pipe-forged");
+        let master = pipe("forged", '{').unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+        // num_bufs, at offset 16 of the header (after magic, version and
+        // buf_size).
+        f.write_all_at(&u32::MAX.to_le_bytes(), 16).unwrap();
+        let err = mem_error(pipe("forged", '}').unwrap_err());
+        assert!(matches!(err, MemError::Foreign { .. }), "{err}");
+        drop(master);
+        return;
+    }
+    let dir = Dir::new("forged");
+    run_child(TEST, &dir, &[]);
+}
+
+/// An open that fails after creating the region file removes it.
+#[test]
+fn a_failed_open_leaves_no_file() {
+    const TEST: &str = "a_failed_open_leaves_no_file";
+    if in_child(TEST) {
+        // Too few buffers for the rings: fails after the region exists.
+        let err = vfio_netmap::ports::open("netmap:small{0@conf:bufs=16,slots=64").unwrap_err();
+        let dir = PathBuf::from(std::env::var_os("VFIO_NETMAP_SHM_DIR").unwrap());
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert!(left.is_empty(), "{err}: left {left:?}");
+        return;
+    }
+    let dir = Dir::new("failed");
+    run_child(TEST, &dir, &[]);
+}
+
 /// A region file truncated while both ends of a pipe move packets through
 /// it: neither end dies of SIGBUS, and `Region::intact` reports it on both.
 #[test]

@@ -29,8 +29,8 @@ pub enum MemError {
         source: io::Error,
     },
 
-    /// A region file exists but is not a region of this version of vfio-netmap,
-    /// or is truncated.
+    /// A region file exists but is not a region of this version of vfio-netmap
+    /// (or its header describes an impossible region).
     #[error(
         "region file {path} is not a vfio-netmap region of this version (found magic {magic:#x}, \
          version {version}); remove it (`rm {path}`) if no process uses it"
@@ -38,8 +38,8 @@ pub enum MemError {
     Foreign {
         /// The region file.
         path: PathBuf,
-        /// The magic number found in the file (0 when it is shorter than a
-        /// header; vfio-netmap's own when it is shorter than its layout).
+        /// The magic number found in the file (vfio-netmap's own when the
+        /// sizes in its header are out of range or disagree).
         magic: u64,
         /// The format version found, on the same terms as `magic`.
         version: u32,
