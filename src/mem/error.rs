@@ -124,12 +124,12 @@ pub enum MemError {
     /// A region would be larger than the cap on region sizes; nothing was
     /// created.
     #[error(
-        "region `{name}` would take {size} bytes ({} MiB), more than {} ({} MiB); ask for fewer \
-         or smaller buffers (`@conf:bufs=N`, `@conf:extra-bufs=N`, `@conf:buf-size=N`), or set \
-         VFIO_NETMAP_MAX_REGION_MB to the cap you want (in MiB)",
+        "region `{name}` would take {size} bytes ({} MiB), more than its cap of {} MiB ({}); ask \
+         for fewer or smaller buffers (`@conf:bufs=N`, `@conf:extra-bufs=N`, \
+         `@conf:buf-size=N`), or set VFIO_NETMAP_MAX_REGION_MB to the cap you want (in MiB)",
         size >> 20,
-        cap.name(),
-        limit >> 20
+        limit >> 20,
+        cap.name()
     )]
     TooLarge {
         /// The region's name.
@@ -262,8 +262,8 @@ impl FileProblem {
             .unwrap_or_default();
         match *self {
             FileProblem::Symlink => format!(
-                "it is a symlink; remove {p} (`rm {p}`), which is a symlink, or choose another \
-                 region name (or another directory with VFIO_NETMAP_SHM_DIR)"
+                "it is a symlink, which could point at any file; remove it (`rm {p}`) or choose \
+                 another region name (or another directory with VFIO_NETMAP_SHM_DIR)"
             ),
             FileProblem::NotRegular => format!(
                 "it is not a regular file; remove {p} or choose another region name (or \
@@ -299,8 +299,8 @@ pub enum SizeCap {
 impl SizeCap {
     fn name(self) -> &'static str {
         match self {
-            SizeCap::PhysicalMemory => "the machine's physical memory (MemTotal)",
-            SizeCap::Env => "the cap VFIO_NETMAP_MAX_REGION_MB sets",
+            SizeCap::PhysicalMemory => "the machine's physical memory, MemTotal",
+            SizeCap::Env => "set by VFIO_NETMAP_MAX_REGION_MB",
         }
     }
 }
