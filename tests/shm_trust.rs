@@ -375,6 +375,37 @@ fn a_failed_open_leaves_no_file() {
     run_child(TEST, &dir, &[]);
 }
 
+/// An open whose mapping fails after it created and sized the region file
+/// (here: the address space is limited) removes the file.
+#[test]
+fn a_failed_mapping_leaves_no_file() {
+    const TEST: &str = "a_failed_mapping_leaves_no_file";
+    if in_child(TEST) {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let vm_kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmSize:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap();
+        // Room for 8 MiB more; the default pipe region is over 32 MiB.
+        let limit = (vm_kb + (8 << 10)) << 10;
+        let rlim = libc::rlimit {
+            rlim_cur: limit,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        // SAFETY: a valid rlimit, read during the call.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &rlim) }, 0);
+        let err = mem_error(pipe("unmappable", '{').unwrap_err());
+        assert!(matches!(err, MemError::Map { .. }), "{err}");
+        let dir = PathBuf::from(std::env::var_os("VFIO_NETMAP_SHM_DIR").unwrap());
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert!(left.is_empty(), "{err}: left {left:?}");
+        return;
+    }
+    let dir = Dir::new("unmappable");
+    run_child(TEST, &dir, &[]);
+}
+
 /// A region file truncated while both ends of a pipe move packets through
 /// it: neither end dies of SIGBUS, and `Region::intact` reports it on both.
 #[test]
