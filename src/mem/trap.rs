@@ -11,7 +11,9 @@
 //! allocates nothing. A fault anywhere else goes to the disposition that
 //! was there before ours (Rust's own stack-overflow handler, or the
 //! default): the handler puts it back and returns, so the access faults
-//! again and that disposition handles it.
+//! again and that disposition handles it (which normally ends the process;
+//! the trap is not reinstalled). So does a SIGBUS for another reason than a
+//! missing page (a hardware memory error).
 
 use std::sync::Once;
 use std::sync::OnceLock;
@@ -147,9 +149,16 @@ extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mu
     let errno = unsafe { *libc::__errno_location() };
     // SAFETY: for an SA_SIGINFO handler of SIGBUS the kernel passes a valid
     // siginfo whose si_addr is the faulting address.
-    let addr = unsafe { (*info).si_addr() } as usize;
+    let (addr, code) = unsafe { ((*info).si_addr() as usize, (*info).si_code) };
     let mut handled = false;
-    for e in TABLE.iter() {
+    // BUS_ADRERR: no page behind the address (the file is shorter). Other
+    // causes (a hardware memory error, BUS_MCEERR_*) are not ours to hide.
+    let table = if code == libc::BUS_ADRERR {
+        &TABLE[..]
+    } else {
+        &[]
+    };
+    for e in table {
         if e.state.load(Ordering::Acquire) != LIVE {
             continue;
         }
