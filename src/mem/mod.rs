@@ -5,8 +5,9 @@ pub mod error;
 pub mod mapping;
 pub mod region;
 pub mod ring_mem;
+mod trap;
 
-pub use error::{MemError, Scarce};
+pub use error::{FileProblem, MemError, Scarce, SizeCap};
 pub use mapping::Backing;
 pub use region::{
     BufBounds, FIRST_USABLE_BUF, MAX_RING_SLOTS, Region, RegionConfig, SharedControl,

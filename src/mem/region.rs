@@ -108,6 +108,11 @@ impl RegionConfig {
         if self.num_bufs < FIRST_USABLE_BUF + 8 || self.num_rings == 0 || self.num_ifs == 0 {
             return bad(format!("{self:?}"));
         }
+        if self.checked_layout().is_none() {
+            return bad(format!(
+                "{self:?} does not fit in this machine's address space"
+            ));
+        }
         Ok(())
     }
 
@@ -115,15 +120,24 @@ impl RegionConfig {
         round_up(NETMAP_RING_HEADER + 16 * self.max_slots as usize, PAGE)
     }
 
+    /// The layout of a validated configuration.
     fn layout(&self) -> Layout {
-        let if_area = HEADER_BYTES;
-        let ring_area = if_area + IF_CHUNK * self.num_ifs as usize;
-        let bitmaps = ring_area + self.ring_chunk() * self.num_rings as usize;
+        self.checked_layout()
+            .expect("validate() checked that the layout fits in usize")
+    }
+
+    /// The layout, or `None` if a size overflows `usize` (values come from
+    /// port names and from region files other processes write).
+    fn checked_layout(&self) -> Option<Layout> {
+        let mul = |a: usize, b: u32| a.checked_mul(b as usize);
         let words = |bits: u32| (bits as usize).div_ceil(64);
+        let if_area = HEADER_BYTES;
+        let ring_area = if_area.checked_add(mul(IF_CHUNK, self.num_ifs)?)?;
+        let bitmaps = ring_area.checked_add(mul(self.ring_chunk(), self.num_rings)?)?;
         let buf_bitmap = bitmaps;
-        let ring_bitmap = buf_bitmap + 8 * words(self.num_bufs);
-        let if_bitmap = ring_bitmap + 8 * words(self.num_rings);
-        let buf_bytes = self.buf_size as usize * self.num_bufs as usize;
+        let ring_bitmap = buf_bitmap.checked_add(8 * words(self.num_bufs))?;
+        let if_bitmap = ring_bitmap.checked_add(8 * words(self.num_rings))?;
+        let buf_bytes = mul(self.buf_size as usize, self.num_bufs)?;
         // A pool of 2 MiB or more starts on a 2 MiB boundary, so that in
         // hugepage-backed memory the IOMMU (and a vIOMMU's IOTLB) can map
         // it with 2 MiB pages, the IOVA being 2 MiB-aligned as well.
@@ -132,9 +146,12 @@ impl RegionConfig {
         } else {
             PAGE
         };
-        let buf_area = round_up(if_bitmap + 8 * words(self.num_ifs), buf_align);
-        let total = buf_area + buf_bytes;
-        Layout {
+        let bitmaps_end = if_bitmap.checked_add(8 * words(self.num_ifs))?;
+        let buf_area = bitmaps_end.checked_next_multiple_of(buf_align)?;
+        // Room to round the total up to a hugepage for hugetlbfs files.
+        let total = buf_area.checked_add(buf_bytes)?;
+        total.checked_add(HUGEPAGE_SIZE)?;
+        Some(Layout {
             if_area,
             ring_area,
             buf_bitmap,
@@ -142,7 +159,7 @@ impl RegionConfig {
             if_bitmap,
             buf_area,
             total,
-        }
+        })
     }
 }
 
@@ -220,6 +237,7 @@ impl Region {
     pub fn private(name: &str, config: RegionConfig) -> Result<Region, MemError> {
         config.validate()?;
         let layout = config.layout();
+        super::mapping::check_size(name, layout.total as u64)?;
         let mapping = Mapping::private(name, layout.total)?;
         let region = Region {
             name: name.to_string(),
@@ -246,23 +264,41 @@ impl Region {
         under_lock: impl FnOnce(&Region) -> Result<T, MemError>,
     ) -> Result<(Region, T), MemError> {
         config.validate()?;
+        let total = config.layout().total;
+        // Refused before anything is created (hugetlbfs files round up).
+        super::mapping::check_size(name, round_up(total, HUGEPAGE_SIZE) as u64)?;
         loop {
-            let (file, backing) = Mapping::open_shared_file(name, config.layout().total)?;
-            let locks = RangeLocks::new(&file);
-            locks.lock_wait(ADMIN_LOCK).map_err(|e| lock_err(name, e))?;
+            let (file, backing, created) = Mapping::open_shared_file(name, total)?;
+            // The admin lock belongs to the open file description, which this
+            // second descriptor keeps open (and locked) until a failed open
+            // has removed the file it created.
+            let keep = file.try_clone().map_err(|e| lock_err(name, e))?;
+            let locks = RangeLocks::new(&keep);
+            let locked = locks.lock_wait(ADMIN_LOCK).map_err(|e| lock_err(name, e));
+            if let Err(e) = locked {
+                remove_if_created(created, &keep, &backing);
+                return Err(e);
+            }
             if !still_linked(&file, &backing) {
                 continue; // removed by the last user while we waited: retry
             }
+            let cleanup = created.then(|| backing.clone());
             let result =
                 Self::open_locked(name, file, backing, config, requested).and_then(|mut region| {
                     region.claim_user_lock()?;
                     let value = under_lock(&region)?;
                     Ok((region, value))
                 });
-            // The lock belongs to the file description; on error the file is
-            // closed with it, which releases the lock too.
-            if let Ok((region, _)) = &result {
-                let _ = RangeLocks::new(region.mapping.file()).unlock(ADMIN_LOCK);
+            match &result {
+                Ok((region, _)) => {
+                    let _ = RangeLocks::new(region.mapping.file()).unlock(ADMIN_LOCK);
+                }
+                // Closing `keep` (the last descriptor) releases the lock.
+                Err(_) => {
+                    if let Some(backing) = cleanup {
+                        remove_if_created(true, &keep, &backing);
+                    }
+                }
             }
             return result;
         }
@@ -275,8 +311,7 @@ impl Region {
         config: RegionConfig,
         requested: bool,
     ) -> Result<Region, MemError> {
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0) as usize;
-        let in_use = len > 0 && others_hold_users(&file);
+        let in_use = others_hold_users(&file);
         if !in_use {
             // New, or left behind by processes that are gone: (re)create.
             // hugetlbfs files are sized and mapped in whole hugepages.
@@ -297,17 +332,42 @@ impl Region {
             region.initialize();
             return Ok(region);
         }
+        // In use by others: its size and header are checked before anything
+        // past the header is touched, so a file that shrank is an error
+        // here and not a SIGBUS later.
+        let path = backing.path().map(|p| p.to_path_buf()).unwrap_or_default();
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let shrunk = |expected: usize| MemError::Shrunk {
+            path: path.clone(),
+            size,
+            expected: expected as u64,
+        };
+        if size < HEADER_BYTES as u64 {
+            return Err(shrunk(HEADER_BYTES));
+        }
         let mapping = Mapping::map_shared(name, file, backing)?;
-        let existing =
-            read_header_config(&mapping).map_err(|(magic, version)| MemError::Foreign {
-                path: mapping
-                    .backing()
-                    .path()
-                    .map(|p| p.to_path_buf())
-                    .unwrap_or_default(),
+        let header = read_header_config(&mapping);
+        // A truncation while the header was read shows as zeros: say so.
+        let region_err = |e| {
+            if mapping.truncated() {
+                MemError::Truncated {
+                    name: name.to_string(),
+                    path: path.clone(),
+                }
+            } else {
+                e
+            }
+        };
+        let existing = header.map_err(|(magic, version)| {
+            region_err(MemError::Foreign {
+                path: path.clone(),
                 magic,
                 version,
-            })?;
+            })
+        })?;
+        if existing.layout().total > mapping.len() {
+            return Err(shrunk(existing.layout().total));
+        }
         if requested && existing != config {
             return Err(MemError::ConfigMismatch {
                 name: name.to_string(),
@@ -315,18 +375,32 @@ impl Region {
                 requested: format!("{config:?}"),
             });
         }
-        if existing.layout().total > mapping.len() {
-            return Err(MemError::Foreign {
-                path: mapping
-                    .backing()
-                    .path()
-                    .map(|p| p.to_path_buf())
-                    .unwrap_or_default(),
-                magic: MAGIC,
-                version: VERSION,
-            });
+        let region = Region::from_parts(name, mapping, existing);
+        region.intact()?;
+        Ok(region)
+    }
+
+    /// Whether the region's memory is still the shared file's. If someone
+    /// truncated the file while this process used it, touching the lost
+    /// pages raised SIGBUS, which the trap in `mem` answered by putting
+    /// zeroed private memory in place of the whole region: the process lives
+    /// on, but the region is dead and this returns
+    /// [`MemError::Truncated`]. Cheap (one relaxed atomic load), for the
+    /// sync path; always `Ok` for private regions.
+    #[inline]
+    pub fn intact(&self) -> Result<(), MemError> {
+        if !self.mapping.truncated() {
+            return Ok(());
         }
-        Ok(Region::from_parts(name, mapping, existing))
+        Err(MemError::Truncated {
+            name: self.name.clone(),
+            path: self
+                .mapping
+                .backing()
+                .path()
+                .map(|p| p.to_path_buf())
+                .unwrap_or_default(),
+        })
     }
 
     fn from_parts(name: &str, mapping: Mapping, config: RegionConfig) -> Region {
@@ -452,7 +526,9 @@ impl Region {
     }
 
     /// Runs `f` holding the region's allocation locks (this process's mutex
-    /// and, for named regions, the file's admin lock).
+    /// and, for named regions, the file's admin lock). A region whose file
+    /// was truncated is dead: `f` does not run and the error is
+    /// [`MemError::Truncated`].
     pub fn locked<T>(&self, f: impl FnOnce() -> T) -> Result<T, MemError> {
         let _guard = self.alloc.lock().unwrap_or_else(|p| p.into_inner());
         let named = self.mapping.backing().path().is_some();
@@ -462,11 +538,14 @@ impl Region {
                 .lock_wait(ADMIN_LOCK)
                 .map_err(|e| lock_err(&self.name, e))?;
         }
-        let value = f();
+        // Under the lock, so the allocation state is not read from (or
+        // written into) zeros that stand for a truncated file.
+        self.mapping.file_intact();
+        let value = self.intact().map(|()| f());
         if named {
             let _ = locks.unlock(ADMIN_LOCK);
         }
-        Ok(value)
+        value
     }
 
     /// Byte-range locks on the region's file for port types (pipe ends).
@@ -833,6 +912,9 @@ impl Region {
 
 impl Drop for Region {
     fn drop(&mut self) {
+        if let Err(e) = self.intact() {
+            log::warn!("closing: {e}");
+        }
         let Some(user) = self.user_lock else { return };
         let Some(path) = self.mapping.backing().path().map(|p| p.to_path_buf()) else {
             return;
@@ -842,7 +924,10 @@ impl Drop for Region {
             return;
         }
         let _ = locks.unlock(user);
-        if !others_hold_users(self.mapping.file()) {
+        // Only our file: not one someone put at the path since.
+        if !others_hold_users(self.mapping.file())
+            && still_linked(self.mapping.file(), self.backing())
+        {
             let _ = std::fs::remove_file(&path);
         }
         let _ = locks.unlock(ADMIN_LOCK);
@@ -853,6 +938,18 @@ fn lock_err(name: &str, source: std::io::Error) -> MemError {
     MemError::Lock {
         name: name.to_string(),
         source,
+    }
+}
+
+/// After a failed open: removes the region file if this open created it and
+/// it is still the file at the path, and nobody else uses it. `file` must
+/// hold the admin lock, so no other process has started using it.
+fn remove_if_created(created: bool, file: &File, backing: &Backing) {
+    if !created || others_hold_users(file) || !still_linked(file, backing) {
+        return;
+    }
+    if let Some(path) = backing.path() {
+        let _ = std::fs::remove_file(path);
     }
 }
 
@@ -873,6 +970,9 @@ fn others_hold_users(file: &File) -> bool {
         .unwrap_or(false)
 }
 
+/// The configuration in a region file's header, each field read once and
+/// validated (so that its layout is computed without overflow); the
+/// caller then checks that the file holds that layout.
 fn read_header_config(mapping: &Mapping) -> Result<RegionConfig, (u64, u32)> {
     if mapping.len() < HEADER_BYTES {
         return Err((0, 0));
@@ -897,6 +997,11 @@ fn read_header_config(mapping: &Mapping) -> Result<RegionConfig, (u64, u32)> {
         }
     };
     config.validate().map_err(|_| (magic, version))?;
+    // SAFETY: as above.
+    let total = unsafe { std::ptr::read_volatile(&h.total) };
+    if total != config.layout().total as u64 {
+        return Err((magic, version));
+    }
     Ok(config)
 }
 
