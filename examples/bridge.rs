@@ -50,9 +50,9 @@ fn forward(src: &Port, dst: &Port, zero_copy: bool, burst: u32) -> (u64, u64) {
     let mut budget = burst;
     let mut ti = 0;
     for ri in 0..src.num_rx_rings() {
-        let rx = src.rx_ring(ri);
-        while budget > 0 && !rx.is_empty() && ti < dst.num_tx_rings() {
-            let mut tx = dst.tx_ring(ti);
+        let Ok(rx) = src.rx_ring(ri) else { break };
+        while budget > 0 && !rx.is_empty() {
+            let Ok(mut tx) = dst.tx_ring(ti) else { break };
             let k = rx.space().min(tx.space()).min(budget);
             if k == 0 {
                 ti += 1;
@@ -95,7 +95,7 @@ fn forward(src: &Port, dst: &Port, zero_copy: bool, burst: u32) -> (u64, u64) {
 }
 
 fn has_rx(p: &Port) -> bool {
-    (0..p.num_rx_rings()).any(|i| !p.rx_ring(i).is_empty())
+    (0..p.num_rx_rings()).any(|i| p.rx_ring(i).is_ok_and(|r| !r.is_empty()))
 }
 
 fn rate(pkts: u64, d: Duration) -> f64 {

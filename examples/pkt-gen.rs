@@ -679,7 +679,9 @@ fn tx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
             }
             want = want.min(due - seq);
         }
-        let mut ring = port.tx_ring(ring_i);
+        let Some(mut ring) = or_report(port.tx_ring(ring_i)) else {
+            return false;
+        };
         let space = ring.space();
         if space == 0 {
             ring_i = (ring_i + 1) % nrings;
@@ -855,7 +857,9 @@ fn rx(args: &Args, port: &mut Port) -> bool {
         }
         let mut got = 0u64;
         for r in 0..nrings {
-            let ring = port.rx_ring(r);
+            let Some(ring) = or_report(port.rx_ring(r)) else {
+                return false;
+            };
             let avail = ring.space();
             if avail == 0 {
                 continue;
@@ -918,13 +922,19 @@ fn rx(args: &Args, port: &mut Port) -> bool {
     );
     println!("{}", speed_line(pkts, bytes, events, secs));
     if pkts > 0 {
-        let slots = port.rx_ring(0).num_slots();
+        let slots = port.rx_ring(0).map_or(0, |r| r.num_slots());
         println!("The fullest RX ring held {fullest} frame(s) at once, of {slots} slots");
         println!("{sleeps}");
     }
     v.print();
     let clean = v.lost == 0 && v.out_of_order == 0 && v.corrupt == 0;
     clean && (n == 0 || v.ok == n)
+}
+
+/// The ring, or `None` after saying why not (`main` checked the port has
+/// the rings its function needs, so this is a safety net).
+fn or_report<T>(ring: Result<T, vfio_netmap::api::ApiError>) -> Option<T> {
+    ring.map_err(|e| eprintln!("pkt-gen: {e}")).ok()
 }
 
 /// Frames sent at once under a rate limit: a millisecond's worth, at most
@@ -1004,7 +1014,9 @@ fn txrx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
         }
         let mut got = 0u64;
         for r in 0..port.num_rx_rings() {
-            let ring = port.rx_ring(r);
+            let Some(ring) = or_report(port.rx_ring(r)) else {
+                return false;
+            };
             let avail = ring.space();
             let mut head = ring.head();
             for _ in 0..avail {
@@ -1046,7 +1058,9 @@ fn txrx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
             }
             want = want.min(due - seq);
         }
-        let mut ring = port.tx_ring(0);
+        let Some(mut ring) = or_report(port.tx_ring(0)) else {
+            return false;
+        };
         let k = want.min(ring.space() as u64);
         let mut cur = ring.cur();
         for _ in 0..k {
@@ -1104,7 +1118,9 @@ fn ping(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
             if stopped() {
                 break 'outer;
             }
-            let mut ring = port.tx_ring(0);
+            let Some(mut ring) = or_report(port.tx_ring(0)) else {
+                return false;
+            };
             if ring.space() > 0 {
                 let cur = ring.cur();
                 let len = generator.fill(ring.buf_mut(cur).expect("valid TX buffer"), sent);
@@ -1133,7 +1149,9 @@ fn ping(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
                 break 'outer;
             }
             let _ = port.rxsync();
-            let ring = port.rx_ring(0);
+            let Some(ring) = or_report(port.rx_ring(0)) else {
+                return false;
+            };
             let mut head = ring.head();
             let mut found = None;
             let mut bytes = 0;
@@ -1205,8 +1223,10 @@ fn pong(args: &Args, port: &mut Port) -> bool {
             eprintln!("pkt-gen: sync: {e}");
             return false;
         }
-        let rx = port.rx_ring(0);
-        let mut tx = port.tx_ring(0);
+        let (Some(rx), Some(mut tx)) = (or_report(port.rx_ring(0)), or_report(port.tx_ring(0)))
+        else {
+            return false;
+        };
         let mut k = rx.space().min(tx.space());
         if n > 0 {
             k = k.min((n - received) as u32);
@@ -1284,7 +1304,11 @@ fn main() -> ExitCode {
         .or_else(|| port.nic_info().map(|info| info.mac))
         .unwrap_or([0; 6]);
     let lens = args.length.unwrap_or(LenSpec { min: 60, max: 60 });
-    let buf_size = port.tx_ring(0).buf_size() as usize;
+    if let Err(why) = rings_for(args.function, &port) {
+        eprintln!("pkt-gen: {why}");
+        return ExitCode::from(2);
+    }
+    let buf_size = port.region().buf_size() as usize;
     if lens.max > buf_size {
         eprintln!(
             "pkt-gen: frames of {} bytes do not fit buffers of {buf_size} bytes",
@@ -1319,6 +1343,36 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// Whether `port` has the rings `function` needs: tx sends (TX rings),
+/// rx receives (RX rings), the others do both. A port opened `/R` (RX
+/// rings only) or `/T` (TX rings only) cannot serve the other direction:
+/// say so at once rather than wait for frames that cannot come.
+fn rings_for(function: Function, port: &Port) -> Result<(), String> {
+    let (tx, rx) = match function {
+        Function::Tx => (true, false),
+        Function::Rx => (false, true),
+        Function::Ping | Function::Pong | Function::Txrx => (true, true),
+    };
+    let name = port.name();
+    let f = function
+        .to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default();
+    if tx && port.num_tx_rings() == 0 {
+        return Err(format!(
+            "-f {f} transmits, but `{name}` has no TX rings (it was opened `/R`, RX rings \
+             only): open it without `/R`, or use -f rx"
+        ));
+    }
+    if rx && port.num_rx_rings() == 0 {
+        return Err(format!(
+            "-f {f} receives, but `{name}` has no RX rings (it was opened `/T`, TX rings \
+             only): open it without `/T`, or use -f tx"
+        ));
+    }
+    Ok(())
 }
 
 /// The hardware's view, for NIC ports: compare with what pkt-gen counted.

@@ -140,7 +140,7 @@ fn a_receiver_out_of_descriptors_holds_the_sender_back() {
     let sender = std::thread::spawn(move || {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         for k in 0..2000u32 {
-            while !a.tx_batch(0).push(&frame(k)) {
+            while !a.tx_batch(0).unwrap().push(&frame(k)) {
                 a.txsync().unwrap();
                 assert!(std::time::Instant::now() < deadline, "sender stuck at {k}");
                 std::thread::yield_now();
@@ -155,7 +155,7 @@ fn a_receiver_out_of_descriptors_holds_the_sender_back() {
     while got < 2000 {
         assert!(std::time::Instant::now() < deadline, "received {got}");
         b.rxsync().unwrap();
-        let mut batch = b.rx_batch(0);
+        let mut batch = b.rx_batch(0).unwrap();
         while let Some(f) = batch.next() {
             assert_eq!(f, &frame(got)[..], "frame {got}");
             got += 1;
@@ -196,13 +196,13 @@ fn many_ring_pairs_need_no_pool_option() {
             std::time::Instant::now() < deadline,
             "received {got} of {sent}"
         );
-        while sent < 500 && a.tx_batch(last).push(&frame(sent)) {
+        while sent < 500 && a.tx_batch(last).unwrap().push(&frame(sent)) {
             sent += 1;
         }
         a.txsync_ring(last).unwrap();
         b.rxsync().unwrap();
         for r in 0..b.num_rx_rings() {
-            let mut batch = b.rx_batch(r);
+            let mut batch = b.rx_batch(r).unwrap();
             while let Some(f) = batch.next() {
                 assert_eq!(f, &frame(got)[..], "frame {got} on ring {r}");
                 got += 1;

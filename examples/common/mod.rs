@@ -346,10 +346,8 @@ pub fn speed_line(pkts: u64, bytes: u64, events: u64, secs: f64) -> String {
 pub fn drain_tx(port: &mut Port) {
     let deadline = Instant::now() + Duration::from_secs(1);
     loop {
-        let pending = (0..port.num_tx_rings()).any(|i| {
-            let r = port.tx_ring(i);
-            r.next(r.tail()) != r.head()
-        });
+        let pending = (0..port.num_tx_rings())
+            .any(|i| port.tx_ring(i).is_ok_and(|r| r.next(r.tail()) != r.head()));
         if !pending || Instant::now() > deadline || port.txsync().is_err() {
             return;
         }

@@ -47,12 +47,14 @@ fn check(item: &mut PollItem<'_>) -> Result<u8, ApiError> {
     let port = &mut *item.port;
     let mut revents = 0;
     port.txsync()?;
-    if item.events & POLLOUT != 0 && (0..port.num_tx_rings()).any(|i| !port.tx_ring(i).is_empty()) {
+    if item.events & POLLOUT != 0
+        && (0..port.num_tx_rings()).any(|i| port.tx_ring(i).is_ok_and(|r| !r.is_empty()))
+    {
         revents |= POLLOUT;
     }
     if item.events & POLLIN != 0 {
         port.rxsync()?;
-        if (0..port.num_rx_rings()).any(|i| !port.rx_ring(i).is_empty()) {
+        if (0..port.num_rx_rings()).any(|i| port.rx_ring(i).is_ok_and(|r| !r.is_empty())) {
             revents |= POLLIN;
         }
     }

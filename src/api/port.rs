@@ -319,16 +319,32 @@ impl Port {
                 && self.region.backing() == other.region.backing())
     }
 
-    /// Transmit ring `i` (raw netmap view).
-    pub fn tx_ring(&self, i: usize) -> Ring<'_> {
-        let (off, k) = &self.tx[i];
-        Ring::new(&self.region, self.region.ring(*off, k.num_slots), k.id)
+    /// Transmit ring `i` (raw netmap view), of the bound ones; a port
+    /// without it (fewer rings, or bound `/R`) says
+    /// [`ApiError::NoSuchRing`].
+    pub fn tx_ring(&self, i: usize) -> Result<Ring<'_>, ApiError> {
+        self.ring(Direction::Tx, i)
     }
 
-    /// Receive ring `i` (raw netmap view).
-    pub fn rx_ring(&self, i: usize) -> Ring<'_> {
-        let (off, k) = &self.rx[i];
-        Ring::new(&self.region, self.region.ring(*off, k.num_slots), k.id)
+    /// Receive ring `i` (raw netmap view), of the bound ones; a port
+    /// without it (fewer rings, or bound `/T`) says
+    /// [`ApiError::NoSuchRing`].
+    pub fn rx_ring(&self, i: usize) -> Result<Ring<'_>, ApiError> {
+        self.ring(Direction::Rx, i)
+    }
+
+    fn ring(&self, dir: Direction, i: usize) -> Result<Ring<'_>, ApiError> {
+        let rings = if dir == Direction::Tx {
+            &self.tx
+        } else {
+            &self.rx
+        };
+        let (off, k) = rings.get(i).ok_or_else(|| self.no_ring(dir, i))?;
+        Ok(Ring::new(
+            &self.region,
+            self.region.ring(*off, k.num_slots),
+            k.id,
+        ))
     }
 
     /// netmap's NIOCTXSYNC on every bound TX ring.

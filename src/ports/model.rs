@@ -223,8 +223,7 @@ impl PipeWire {
             n += 1;
         }
         let mut port = self.lock();
-        if port.rxsync_ring(0).is_ok() {
-            let mut batch = port.rx_batch(0);
+        if let Ok(mut batch) = port.rxsync_ring(0).and_then(|()| port.rx_batch(0)) {
             while let Some(f) = batch.next() {
                 if !held.is_empty() || !model.deliver(f) {
                     held.push_back(f.to_vec());
@@ -252,12 +251,12 @@ impl WireEnd for PipeWire {
         let deadline = std::time::Instant::now() + Duration::from_secs(1);
         while !rest.is_empty() {
             let mut port = self.lock();
-            let mut batch = port.tx_batch(0);
             let mut sent = 0;
-            while sent < rest.len() && batch.push(&rest[sent]) {
-                sent += 1;
+            if let Ok(mut batch) = port.tx_batch(0) {
+                while sent < rest.len() && batch.push(&rest[sent]) {
+                    sent += 1;
+                }
             }
-            drop(batch);
             let _ = port.txsync();
             rest = &rest[sent..];
             if rest.is_empty() {
