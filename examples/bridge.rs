@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use common::{Idle, POLL_SLICE, stopped};
 use vfio_netmap::abi::slot_flags::{NS_BUF_CHANGED, NS_MOREFRAG};
-use vfio_netmap::api::Port;
 use vfio_netmap::api::poll::{POLLHUP, POLLIN, POLLOUT, PollItem, poll};
+use vfio_netmap::api::{ApiError, Port};
 
 /// netmap's bridge for vfio-netmap ports: forwards between two ports.
 #[derive(Parser, Debug)]
@@ -211,10 +211,15 @@ fn main() -> ExitCode {
                     items[i].events |= POLLIN;
                 }
             }
-            if let Err(e) = poll(&mut items, Some(POLL_SLICE)) {
-                eprintln!("bridge: poll: {e}");
-                failed = true;
-                break;
+            match poll(&mut items, Some(POLL_SLICE)) {
+                Ok(_) => {}
+                // SIGINT/SIGTERM: the loop ends on `stopped()`.
+                Err(ApiError::Interrupted) => continue,
+                Err(e) => {
+                    eprintln!("bridge: poll: {e}");
+                    failed = true;
+                    break;
+                }
             }
             let revents = [items[0].revents, items[1].revents];
             for i in 0..2 {

@@ -211,3 +211,36 @@ fn many_ring_pairs_need_no_pool_option() {
     }
     assert_eq!(b.nic_info().unwrap().counter("GPRC"), Some(500));
 }
+
+/// A model port whose cable has no far end keeps its link down, so
+/// opening it waits the whole `@conf:link-wait` (any number of seconds:
+/// one beyond u64 saturates instead of being refused or overflowing).
+/// SIGINT ends that wait at once: pkt-gen says it was interrupted and
+/// exits 130 (128 + SIGINT), as a shell reports a process SIGINT ended.
+#[test]
+fn sigint_ends_a_link_wait_while_opening() {
+    let _serial = serial();
+    for secs in [
+        "4294967295",
+        "18446744073709551615",
+        "99999999999999999999999",
+    ] {
+        let w = unique("mw");
+        let port = format!("model:ixgbe0@conf:wire={w},link-wait={secs}");
+        let p = pktgen(&["-i", &port, "-f", "tx", "-n", "1"]);
+        std::thread::sleep(Duration::from_millis(700));
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(p.id() as i32, libc::SIGINT) };
+        let t = std::time::Instant::now();
+        let out = finish(p, Duration::from_secs(5), "pkt-gen waiting for link");
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "SIGINT took {:?}",
+            t.elapsed()
+        );
+        assert_eq!(out.status.code(), Some(130), "{}", out.stderr);
+        assert!(out.stderr.contains("interrupted"), "{}", out.stderr);
+        assert!(out.stderr.contains("link-wait"), "{}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    }
+}

@@ -2,11 +2,11 @@
 //! signals, idle handling and report formatting.
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-use vfio_netmap::api::Port;
 use vfio_netmap::api::poll::{POLLHUP, PollItem, poll};
+use vfio_netmap::api::{ApiError, Port};
 
 /// What `--help` says about port names (pkt-gen and bridge).
 pub const PORT_NAMES_HELP: &str = "\
@@ -42,11 +42,27 @@ pub fn help_with_port_names(examples: &str) -> String {
 /// Set by SIGINT/SIGTERM.
 pub static STOP: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn on_signal(_sig: libc::c_int) {
+/// The signal that set [`STOP`] (0: none yet).
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    // Async-signal-safe: atomic stores only.
+    SIGNAL.store(sig, Ordering::Relaxed);
     STOP.store(true, Ordering::Relaxed);
+    // Ends the library's own waits too (the link wait while a NIC port
+    // opens, poll()).
+    vfio_netmap::api::cancel::request();
 }
 
-/// Installs SIGINT/SIGTERM handlers that set [`STOP`], and gives SIGPIPE
+/// The exit status of a tool a signal stopped before it could start:
+/// 128 + the signal's number, as a shell reports a process the signal
+/// killed (130 for SIGINT, 143 for SIGTERM).
+pub fn signal_exit_status() -> u8 {
+    128 + SIGNAL.load(Ordering::Relaxed).clamp(0, 127) as u8
+}
+
+/// Installs SIGINT/SIGTERM handlers that set [`STOP`] and request the
+/// library's cancellation (`vfio_netmap::api::cancel`), and gives SIGPIPE
 /// its default action back (Rust ignores it, which makes a closed stdout,
 /// as in `pkt-gen | head -1`, a panic in `println!`): the tool then ends
 /// quietly, as a C tool would.
@@ -82,10 +98,16 @@ pub fn port_name(name: &str) -> String {
     }
 }
 
-/// Opens a port or exits with a clear message.
+/// Opens a port or exits with a clear message: status 2, or 128 + the
+/// signal's number (130 for SIGINT) when SIGINT/SIGTERM interrupted the
+/// opening (a NIC's link wait).
 pub fn open_port(tool: &str, name: &str) -> Port {
     match vfio_netmap::ports::open(&port_name(name)) {
         Ok(p) => p,
+        Err(e) if stopped() => {
+            eprintln!("{tool}: stopped while opening {}: {e}", port_name(name));
+            std::process::exit(signal_exit_status().into());
+        }
         Err(e) => {
             eprintln!("{tool}: cannot open {}: {e}", port_name(name));
             std::process::exit(2);
@@ -234,6 +256,8 @@ pub fn wait_port(port: &mut Port, events: u8, timeout: Duration) -> u8 {
     let mut items = [PollItem::new(port, events)];
     match poll(&mut items, Some(timeout)) {
         Ok(_) => items[0].revents,
+        // SIGINT/SIGTERM: the caller's loop sees `stopped()`.
+        Err(ApiError::Interrupted) => 0,
         Err(e) => {
             eprintln!("poll: {e}");
             POLLHUP

@@ -91,6 +91,16 @@ pub enum ApiError {
         buf_size: u32,
     },
 
+    /// A wait gave up because a cancellation was requested
+    /// ([`cancel::request`](super::cancel::request), which a SIGINT/SIGTERM
+    /// handler calls).
+    #[error(
+        "interrupted: a cancellation was requested (SIGINT/SIGTERM, through \
+         `api::cancel::request`); nothing is wrong with the port: call `api::cancel::clear` \
+         to wait again"
+    )]
+    Interrupted,
+
     /// A ring or ring pair was asked for by an index the port does not have.
     #[error("port `{port}` has no {what} {index} ({})", no_such_ring_fix(what, *count))]
     NoSuchRing {
