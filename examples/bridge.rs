@@ -236,8 +236,28 @@ fn main() -> ExitCode {
     for p in ports.iter_mut() {
         let _ = p.rxsync();
         let _ = p.txsync();
-        if p.nic_info().is_some() {
-            common::drain_tx(p);
+        let Some(_) = p.nic_info() else { continue };
+        let unsent = common::drain_tx(p);
+        if unsent > 0 {
+            println!(
+                "bridge: {unsent} frame(s) still in the TX ring of {}, lost as the port closes: \
+                 the device took none for {:?} (a receiver holding a flow-controlled link back, \
+                 a link down)",
+                p.name(),
+                common::DRAIN_STALL
+            );
+            failed = true;
+        }
+        // Model ports count the frames sent while their cable's far end
+        // was not there.
+        let lost = p.nic_info().and_then(|i| i.counter("wire_lost"));
+        if let Some(lost) = lost.filter(|&n| n > 0) {
+            println!(
+                "bridge: {lost} frame(s) lost on the cable of {}: sent while nothing was plugged \
+                 in at its far end",
+                p.name()
+            );
+            failed = true;
         }
     }
     let d = start.elapsed();

@@ -727,8 +727,14 @@ fn tx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
         rep.batch(k, bytes, space);
     }
     let (pkts, bytes, events, secs) = rep.finish();
+    // A NIC loses what it has not sent when the port closes (a pipe's
+    // receiver still finds it).
+    let mut unsent = 0;
     if !peer_gone {
-        common::drain_tx(port);
+        let left = common::drain_tx(port);
+        if link.is_nic {
+            unsent = left;
+        }
     }
     if peer_gone {
         println!("Peer gone: stopping.");
@@ -738,7 +744,14 @@ fn tx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
         lens.describe()
     );
     println!("{}", speed_line(pkts, bytes, events, secs));
-    n == 0 || pkts == n
+    if unsent > 0 {
+        println!(
+            "Unsent: {unsent} frame(s) still in the TX ring, lost as the port closes: the device \
+             took none for {:?} (a receiver holding a flow-controlled link back, a link down)",
+            common::DRAIN_STALL
+        );
+    }
+    unsent == 0 && (n == 0 || pkts == n)
 }
 
 /// Verification counters of a receiver.
@@ -1335,8 +1348,18 @@ fn main() -> ExitCode {
         Function::Pong => pong(&args, &mut port),
         Function::Txrx => txrx(&args, &mut port, lens),
     };
+    let mut ok = ok;
     if let Some(info) = port.nic_info() {
         print_nic_info(&info);
+        // Model ports count the frames sent while their cable's far end
+        // was not there: lost, so the run failed.
+        if let Some(lost) = info.counter("wire_lost").filter(|&n| n > 0) {
+            println!(
+                "Wire lost: {lost} frame(s) sent while nothing was plugged in at the cable's far \
+                 end (start the receiver first; -w waits for it)"
+            );
+            ok = false;
+        }
     }
     if ok {
         ExitCode::SUCCESS

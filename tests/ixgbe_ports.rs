@@ -244,3 +244,38 @@ fn sigint_ends_a_link_wait_while_opening() {
         assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
     }
 }
+
+/// The cable's flow control holds: a receiver stopped (SIGSTOP) for 2 s
+/// while the sender runs holds the sender back, and once it resumes every
+/// frame arrives; nothing is lost and the sender's `wire_lost` is 0. A
+/// sender with nothing at the cable's far end loses its frames: counted
+/// (`wire_lost`), reported, exit status 1, never silently.
+#[test]
+fn a_stalled_receiver_holds_the_sender_back_and_loss_is_never_silent() {
+    let _serial = serial();
+    let w = unique("mw");
+    let m = |n: u32| format!("model:ixgbe{n}@conf:wire={w}");
+    let rx = pktgen(&["-i", &m(1), "-f", "rx", "-n", "200000"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(rx.id() as i32, libc::SIGSTOP) };
+    let tx = pktgen(&["-i", &m(0), "-f", "tx", "-n", "200000"]);
+    std::thread::sleep(Duration::from_millis(2500));
+    // SAFETY: as above.
+    unsafe { libc::kill(rx.id() as i32, libc::SIGCONT) };
+    let tx = finish(tx, Duration::from_secs(60), "pkt-gen tx");
+    let rx = finish(rx, Duration::from_secs(60), "pkt-gen rx");
+    assert!(tx.status.success() && rx.status.success());
+    assert_eq!(
+        line(&rx.stdout, "Verified:"),
+        "Verified: 200000 ok, 0 lost, 0 out-of-order, 0 corrupt"
+    );
+    assert!(line(&tx.stdout, "NIC counters:").ends_with(" wire_lost=0"));
+
+    let lone = format!("model:ixgbe0@conf:wire={}", unique("mw"));
+    let tx = pktgen(&["-i", &lone, "-f", "tx", "-n", "1000", "-w", "0"]);
+    let tx = finish(tx, Duration::from_secs(20), "pkt-gen tx with no far end");
+    assert_eq!(tx.status.code(), Some(1), "{}", tx.stdout);
+    assert!(line(&tx.stdout, "NIC counters:").ends_with(" wire_lost=1000"));
+    assert!(line(&tx.stdout, "Wire lost: 1000 frame(s)").contains("far end"));
+}

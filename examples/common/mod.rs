@@ -362,19 +362,34 @@ pub fn speed_line(pkts: u64, bytes: u64, events: u64, secs: f64) -> String {
     )
 }
 
-/// Waits (at most a second) until the device has sent every frame handed
-/// to it, as netmap's pkt-gen flushes before it exits: a NIC whose DMA runs
-/// behind the driver (real hardware, the threaded model) would otherwise
-/// lose the last frames to the closing reset, and the counters printed
-/// next would not have them.
-pub fn drain_tx(port: &mut Port) {
-    let deadline = Instant::now() + Duration::from_secs(1);
-    loop {
-        let pending = (0..port.num_tx_rings())
-            .any(|i| port.tx_ring(i).is_ok_and(|r| r.next(r.tail()) != r.head()));
-        if !pending || Instant::now() > deadline || port.txsync().is_err() {
-            return;
+/// How long [`drain_tx`] waits without the device taking a frame.
+pub const DRAIN_STALL: Duration = Duration::from_secs(1);
+
+/// Waits until the device has sent every frame handed to it, as netmap's
+/// pkt-gen flushes before it exits: a NIC whose DMA runs behind the driver
+/// (real hardware, the threaded model) would otherwise lose the last
+/// frames to the closing reset, and the counters printed next would not
+/// have them. Gives up once the device has taken no frame for
+/// [`DRAIN_STALL`] (a receiver holding a flow-controlled link back that
+/// long, a link down, a hung device), also after SIGINT/SIGTERM (this is
+/// how a stopped tool finishes what it sent); returns how many frames it
+/// left in the TX rings (0: all sent).
+pub fn drain_tx(port: &mut Port) -> u64 {
+    let pending = |port: &Port| -> u64 {
+        (0..port.num_tx_rings())
+            .filter_map(|i| port.tx_ring(i).ok())
+            .map(|r| ((r.head() + r.num_slots() - r.next(r.tail())) % r.num_slots()) as u64)
+            .sum()
+    };
+    let mut left = pending(port);
+    let mut since = Instant::now();
+    while left > 0 && since.elapsed() < DRAIN_STALL && port.txsync().is_ok() {
+        let now = pending(port);
+        if now < left {
+            since = Instant::now();
         }
+        left = now;
         std::thread::yield_now();
     }
+    left
 }
