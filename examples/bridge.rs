@@ -35,7 +35,8 @@ struct Args {
     /// Most packets moved per ring per round.
     #[arg(short = 'b', long = "burst", default_value_t = 512)]
     burst: u32,
-    /// Report interval in milliseconds.
+    /// Report interval in milliseconds (values beyond 2^40, 35 years,
+    /// count as 2^40: no report).
     #[arg(short = 'T', long = "report-ms", default_value_t = 1000)]
     report_ms: u64,
     /// Seconds to wait for the link (accepted for compatibility; pipes need
@@ -144,7 +145,7 @@ fn main() -> ExitCode {
     }
     let burst = args.burst.max(1);
     let start = Instant::now();
-    let interval = Duration::from_millis(args.report_ms.max(1));
+    let interval = common::report_interval(args.report_ms);
     let (mut last, mut last_counts) = (start, [0u64; 2]);
     let mut counts = [0u64; 2]; // [A->B, B->A]
     let mut seen = [ports[0].peer_alive(), ports[1].peer_alive()];

@@ -90,10 +90,12 @@ struct Args {
     /// Destination MAC address.
     #[arg(short = 'D', long = "dst-mac", default_value = "ff:ff:ff:ff:ff:ff", value_parser = parse_mac)]
     dst_mac: Mac,
-    /// Seconds to wait for the link (for pipes: for the peer to be there).
+    /// Seconds to wait for the link (for pipes: for the peer to be there);
+    /// any number: SIGINT ends the wait.
     #[arg(short = 'w', long = "wait-link", default_value_t = 2)]
     wait_link: u64,
-    /// Report interval in milliseconds.
+    /// Report interval in milliseconds (values beyond 2^40, 35 years,
+    /// count as 2^40: no report).
     #[arg(short = 'T', long = "report-ms", default_value_t = 1000)]
     report_ms: u64,
     /// Never sleep: spin while the ring is empty (rx) or full (tx), and
@@ -575,7 +577,7 @@ struct Reporter {
 impl Reporter {
     fn new(report_ms: u64) -> Reporter {
         let now = Instant::now();
-        let interval = Duration::from_millis(report_ms.max(1));
+        let interval = common::report_interval(report_ms);
         Reporter {
             start: now,
             interval,

@@ -581,3 +581,51 @@ fn a_function_on_a_port_without_its_rings_fails_at_once() {
         "Verified: 1000 ok, 0 lost, 0 out-of-order, 0 corrupt"
     );
 }
+
+/// Durations from options saturate: the largest report interval (`-T`)
+/// and link wait (`-w`) a u64 holds run normally, no overflow panic.
+#[test]
+fn the_largest_durations_do_not_overflow() {
+    let _g = serial();
+    let name = unique("maxdur");
+    let max = u64::MAX.to_string();
+    let rx = pktgen(&[
+        "-i",
+        &format!("{name}}}0"),
+        "-f",
+        "rx",
+        "-n",
+        "1000",
+        "-T",
+        &max,
+    ]);
+    let tx = pktgen(&[
+        "-i",
+        &format!("{name}{{0"),
+        "-f",
+        "tx",
+        "-n",
+        "1000",
+        "-T",
+        &max,
+        "-w",
+        &max,
+    ]);
+    let tx = finish(tx, Duration::from_secs(20), "tx");
+    let rx = finish(rx, Duration::from_secs(20), "rx");
+    assert!(!tx.stderr.contains("panicked") && !rx.stderr.contains("panicked"));
+    assert!(tx.status.success() && rx.status.success());
+    let br = bridge(&[
+        "-i",
+        &format!("{name}}}1"),
+        "-i",
+        &format!("{name}{{2"),
+        "-T",
+        &max,
+    ]);
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(br.id() as i32, libc::SIGINT) };
+    let br = finish(br, Duration::from_secs(5), "bridge");
+    assert!(br.status.success(), "{}", br.stderr);
+}

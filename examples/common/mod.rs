@@ -27,7 +27,8 @@ Options after the name (@conf:KEY=VALUE, comma-separated after one @conf:):
               pipes 8-16384, e1000 8-16384 and ixgbe 64-4096 in steps of 8
   rings=N     queue pairs of an ixgbe NIC, 1-64 (default 1)
   promisc=1   receive frames for any MAC
-  link-wait=S seconds to wait for the link when opening (default 2)
+  link-wait=S seconds to wait for the link when opening (default 2; any
+              number, SIGINT ends the wait)
   itr=US      ixgbe interrupt moderation (default 20)
   bufs=N      buffers in the memory region, if this port creates it (a
               NIC port otherwise sizes it for two NICs like itself)
@@ -295,6 +296,12 @@ pub fn sleep_unless_stopped(duration: Duration) {
         }
         std::thread::sleep(left.min(Duration::from_millis(10)));
     }
+}
+
+/// The report interval `-T MS` asks for, at least 1 ms and at most 2^40
+/// ms (35 years): an `Instant` plus it never overflows.
+pub fn report_interval(ms: u64) -> Duration {
+    Duration::from_millis(ms.clamp(1, 1 << 40))
 }
 
 /// Counters for one reporting interval (netmap pkt-gen's `my_ctrs`).

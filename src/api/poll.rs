@@ -65,7 +65,7 @@ fn check(item: &mut PollItem<'_>) -> Result<u8, ApiError> {
 /// Waits until one of `items` is ready or `timeout` passes (`None`: no
 /// limit). Returns how many items are ready; each item's `revents` says how.
 /// Returns [`ApiError::Interrupted`] instead of sleeping once a
-/// cancellation was requested ([`cancel`](super::cancel)), which it
+/// cancellation was requested ([`cancel`]), which it
 /// looks at every [`cancel::CHECK_EVERY`] while asleep: the way out of a
 /// wait without end on Ctrl-C, as poll(2)'s `EINTR`.
 pub fn poll(items: &mut [PollItem<'_>], timeout: Option<Duration>) -> Result<usize, ApiError> {
