@@ -13,7 +13,7 @@ use clap::Parser;
 use common::{Idle, POLL_SLICE, stopped};
 use vfio_netmap::abi::slot_flags::{NS_BUF_CHANGED, NS_MOREFRAG};
 use vfio_netmap::api::poll::{POLLHUP, POLLIN, POLLOUT, PollItem, poll};
-use vfio_netmap::api::{Port, Ring};
+use vfio_netmap::api::{ApiError, Port, Ring};
 
 /// netmap's bridge for vfio-netmap ports: forwards between two ports.
 #[derive(Parser, Debug)]
@@ -35,7 +35,8 @@ struct Args {
     /// Most packets moved per ring per round.
     #[arg(short = 'b', long = "burst", default_value_t = 512)]
     burst: u32,
-    /// Report interval in milliseconds.
+    /// Report interval in milliseconds (values beyond 2^40, 35 years,
+    /// count as 2^40: no report).
     #[arg(short = 'T', long = "report-ms", default_value_t = 1000)]
     report_ms: u64,
     /// Seconds to wait for the link (accepted for compatibility; pipes need
@@ -52,9 +53,9 @@ fn forward(src: &Port, dst: &Port, zero_copy: bool, burst: u32) -> Result<(u64, 
     let mut budget = burst;
     let mut ti = 0;
     for ri in 0..src.num_rx_rings() {
-        let rx = src.rx_ring(ri);
-        while budget > 0 && !rx.is_empty() && ti < dst.num_tx_rings() {
-            let mut tx = dst.tx_ring(ti);
+        let Ok(rx) = src.rx_ring(ri) else { break };
+        while budget > 0 && !rx.is_empty() {
+            let Ok(mut tx) = dst.tx_ring(ti) else { break };
             let k = rx.space().min(tx.space()).min(budget);
             if k == 0 {
                 ti += 1;
@@ -114,7 +115,7 @@ fn move_slot(rx: &Ring, tx: &mut Ring, head: u32, cur: u32, zero_copy: bool) -> 
 }
 
 fn has_rx(p: &Port) -> bool {
-    (0..p.num_rx_rings()).any(|i| !p.rx_ring(i).is_empty())
+    (0..p.num_rx_rings()).any(|i| p.rx_ring(i).is_ok_and(|r| !r.is_empty()))
 }
 
 fn rate(pkts: u64, d: Duration) -> f64 {
@@ -163,7 +164,7 @@ fn main() -> ExitCode {
     }
     let burst = args.burst.max(1);
     let start = Instant::now();
-    let interval = Duration::from_millis(args.report_ms.max(1));
+    let interval = common::report_interval(args.report_ms);
     let (mut last, mut last_counts) = (start, [0u64; 2]);
     let mut counts = [0u64; 2]; // [A->B, B->A]
     let mut seen = [ports[0].peer_alive(), ports[1].peer_alive()];
@@ -238,10 +239,15 @@ fn main() -> ExitCode {
                     items[i].events |= POLLIN;
                 }
             }
-            if let Err(e) = poll(&mut items, Some(POLL_SLICE)) {
-                eprintln!("bridge: poll: {e}");
-                failed = true;
-                break;
+            match poll(&mut items, Some(POLL_SLICE)) {
+                Ok(_) => {}
+                // SIGINT/SIGTERM: the loop ends on `stopped()`.
+                Err(ApiError::Interrupted) => continue,
+                Err(e) => {
+                    eprintln!("bridge: poll: {e}");
+                    failed = true;
+                    break;
+                }
             }
             let revents = [items[0].revents, items[1].revents];
             for i in 0..2 {
@@ -258,8 +264,28 @@ fn main() -> ExitCode {
     for p in ports.iter_mut() {
         let _ = p.rxsync();
         let _ = p.txsync();
-        if p.nic_info().is_some() {
-            common::drain_tx(p);
+        let Some(_) = p.nic_info() else { continue };
+        let unsent = common::drain_tx(p);
+        if unsent > 0 {
+            println!(
+                "bridge: {unsent} frame(s) still in the TX ring of {}, lost as the port closes: \
+                 the device took none for {:?} (a receiver holding a flow-controlled link back, \
+                 a link down)",
+                p.name(),
+                common::DRAIN_STALL
+            );
+            failed = true;
+        }
+        // Model ports count the frames sent while their cable's far end
+        // was not there.
+        let lost = p.nic_info().and_then(|i| i.counter("wire_lost"));
+        if let Some(lost) = lost.filter(|&n| n > 0) {
+            println!(
+                "bridge: {lost} frame(s) lost on the cable of {}: sent while nothing was plugged \
+                 in at its far end",
+                p.name()
+            );
+            failed = true;
         }
     }
     let d = start.elapsed();

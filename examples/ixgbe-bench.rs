@@ -256,7 +256,7 @@ fn lab(name: &str, threaded: bool) -> Lab {
     a.set_promiscuous(true).expect("promiscuous");
     // Every TX buffer holds a frame once; tx only ever sets lengths.
     for p in [&a, &b] {
-        let ring = p.tx_ring(0);
+        let ring = p.tx_ring(0).expect("a model port has TX ring 0");
         for i in 0..ring.num_slots() {
             let idx = ring.slot(i).expect("i < num_slots").buf_idx;
             // SAFETY: nothing has been transmitted yet: the device and the
@@ -299,7 +299,7 @@ struct Tally {
 
 /// Hands up to `n` free TX slots of `p` (length 60) over; returns how many.
 fn fill_tx(p: &Port, n: u32) -> u32 {
-    let r = p.tx_ring(0);
+    let r = p.tx_ring(0).expect("a model port has TX ring 0");
     let k = n.min(r.space());
     let mut i = r.head();
     for _ in 0..k {
@@ -312,7 +312,7 @@ fn fill_tx(p: &Port, n: u32) -> u32 {
 
 /// Releases up to `n` received packets of `p` (reading their lengths).
 fn consume_rx(p: &Port, n: u32) -> (u32, u64) {
-    let r = p.rx_ring(0);
+    let r = p.rx_ring(0).expect("a model port has RX ring 0");
     let k = n.min(r.space());
     let (mut i, mut bytes) = (r.head(), 0u64);
     for _ in 0..k {

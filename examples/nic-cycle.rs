@@ -79,7 +79,7 @@ fn send_one(ports: &mut [Port], cycle: u32) -> Result<bool, String> {
     let dst = ports[1].nic_info().map(|i| i.mac).unwrap_or([0xff; 6]);
     let src = ports[0].nic_info().map(|i| i.mac).unwrap_or([0; 6]);
     {
-        let mut tx = ports[0].tx_ring(0);
+        let mut tx = ports[0].tx_ring(0).map_err(|e| e.to_string())?;
         let cur = tx.cur();
         let buf = tx
             .buf_mut(cur)
@@ -98,7 +98,7 @@ fn send_one(ports: &mut [Port], cycle: u32) -> Result<bool, String> {
     let mut found = false;
     while !found && Instant::now() < deadline {
         ports[1].rxsync().map_err(|e| format!("rxsync: {e}"))?;
-        let rx = ports[1].rx_ring(0);
+        let rx = ports[1].rx_ring(0).map_err(|e| e.to_string())?;
         let mut head = rx.head();
         while head != rx.tail() {
             let pkt = rx

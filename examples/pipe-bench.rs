@@ -573,7 +573,7 @@ fn pipe_sender(port: &mut Port, clock: &mut TxClock<'_>, batch: usize, descripto
     clock.start();
     loop {
         {
-            let mut ring = port.tx_ring(0);
+            let mut ring = port.tx_ring(0).expect("a pipe end has TX ring 0");
             let n = ring.space().min(batch);
             if n > 0 {
                 let mut cur = ring.cur();
@@ -606,7 +606,7 @@ fn pipe_receiver(ctl: &Ctl, name: &str, batch: usize, descriptors_only: bool) {
     let mut errors = 0;
     loop {
         port.rxsync().expect("rxsync");
-        let ring = port.rx_ring(0);
+        let ring = port.rx_ring(0).expect("a pipe end has RX ring 0");
         let n = ring.space().min(batch);
         let mut head = ring.head();
         for _ in 0..n {

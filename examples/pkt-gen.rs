@@ -90,10 +90,12 @@ struct Args {
     /// Destination MAC address.
     #[arg(short = 'D', long = "dst-mac", default_value = "ff:ff:ff:ff:ff:ff", value_parser = parse_mac)]
     dst_mac: Mac,
-    /// Seconds to wait for the link (for pipes: for the peer to be there).
+    /// Seconds to wait for the link (for pipes: for the peer to be there);
+    /// any number: SIGINT ends the wait.
     #[arg(short = 'w', long = "wait-link", default_value_t = 2)]
     wait_link: u64,
-    /// Report interval in milliseconds.
+    /// Report interval in milliseconds (values beyond 2^40, 35 years,
+    /// count as 2^40: no report).
     #[arg(short = 'T', long = "report-ms", default_value_t = 1000)]
     report_ms: u64,
     /// Never sleep: spin while the ring is empty (rx) or full (tx), and
@@ -575,7 +577,7 @@ struct Reporter {
 impl Reporter {
     fn new(report_ms: u64) -> Reporter {
         let now = Instant::now();
-        let interval = Duration::from_millis(report_ms.max(1));
+        let interval = common::report_interval(report_ms);
         Reporter {
             start: now,
             interval,
@@ -679,7 +681,9 @@ fn tx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
             }
             want = want.min(due - seq);
         }
-        let mut ring = port.tx_ring(ring_i);
+        let Some(mut ring) = or_report(port.tx_ring(ring_i)) else {
+            return false;
+        };
         let space = ring.space();
         if space == 0 {
             ring_i = (ring_i + 1) % nrings;
@@ -725,8 +729,14 @@ fn tx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
         rep.batch(k, bytes, space);
     }
     let (pkts, bytes, events, secs) = rep.finish();
+    // A NIC loses what it has not sent when the port closes (a pipe's
+    // receiver still finds it).
+    let mut unsent = 0;
     if !peer_gone {
-        common::drain_tx(port);
+        let left = common::drain_tx(port);
+        if link.is_nic {
+            unsent = left;
+        }
     }
     if peer_gone {
         println!("Peer gone: stopping.");
@@ -736,7 +746,14 @@ fn tx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
         lens.describe()
     );
     println!("{}", speed_line(pkts, bytes, events, secs));
-    n == 0 || pkts == n
+    if unsent > 0 {
+        println!(
+            "Unsent: {unsent} frame(s) still in the TX ring, lost as the port closes: the device \
+             took none for {:?} (a receiver holding a flow-controlled link back, a link down)",
+            common::DRAIN_STALL
+        );
+    }
+    unsent == 0 && (n == 0 || pkts == n)
 }
 
 /// Verification counters of a receiver.
@@ -855,7 +872,9 @@ fn rx(args: &Args, port: &mut Port) -> bool {
         }
         let mut got = 0u64;
         for r in 0..nrings {
-            let ring = port.rx_ring(r);
+            let Some(ring) = or_report(port.rx_ring(r)) else {
+                return false;
+            };
             let avail = ring.space();
             if avail == 0 {
                 continue;
@@ -919,13 +938,19 @@ fn rx(args: &Args, port: &mut Port) -> bool {
     );
     println!("{}", speed_line(pkts, bytes, events, secs));
     if pkts > 0 {
-        let slots = port.rx_ring(0).num_slots();
+        let slots = port.rx_ring(0).map_or(0, |r| r.num_slots());
         println!("The fullest RX ring held {fullest} frame(s) at once, of {slots} slots");
         println!("{sleeps}");
     }
     v.print();
     let clean = v.lost == 0 && v.out_of_order == 0 && v.corrupt == 0;
     clean && (n == 0 || v.ok == n)
+}
+
+/// The ring, or `None` after saying why not (`main` checked the port has
+/// the rings its function needs, so this is a safety net).
+fn or_report<T>(ring: Result<T, vfio_netmap::api::ApiError>) -> Option<T> {
+    ring.map_err(|e| eprintln!("pkt-gen: {e}")).ok()
 }
 
 /// Frames sent at once under a rate limit: a millisecond's worth, at most
@@ -1013,7 +1038,9 @@ fn txrx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
         }
         let mut got = 0u64;
         for r in 0..port.num_rx_rings() {
-            let ring = port.rx_ring(r);
+            let Some(ring) = or_report(port.rx_ring(r)) else {
+                return false;
+            };
             let avail = ring.space();
             let mut head = ring.head();
             for _ in 0..avail {
@@ -1056,7 +1083,9 @@ fn txrx(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
             }
             want = want.min(due - seq);
         }
-        let mut ring = port.tx_ring(0);
+        let Some(mut ring) = or_report(port.tx_ring(0)) else {
+            return false;
+        };
         let k = want.min(ring.space() as u64);
         let mut cur = ring.cur();
         for _ in 0..k {
@@ -1115,7 +1144,9 @@ fn ping(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
             if stopped() {
                 break 'outer;
             }
-            let mut ring = port.tx_ring(0);
+            let Some(mut ring) = or_report(port.tx_ring(0)) else {
+                return false;
+            };
             if ring.space() > 0 {
                 let cur = ring.cur();
                 let Some(buf) = ring.buf_mut(cur) else {
@@ -1148,7 +1179,9 @@ fn ping(args: &Args, port: &mut Port, lens: LenSpec) -> bool {
                 break 'outer;
             }
             let _ = port.rxsync();
-            let ring = port.rx_ring(0);
+            let Some(ring) = or_report(port.rx_ring(0)) else {
+                return false;
+            };
             let mut head = ring.head();
             let mut found = None;
             let mut bytes = 0;
@@ -1248,8 +1281,10 @@ fn pong(args: &Args, port: &mut Port) -> bool {
             eprintln!("pkt-gen: sync: {e}");
             return false;
         }
-        let rx = port.rx_ring(0);
-        let mut tx = port.tx_ring(0);
+        let (Some(rx), Some(mut tx)) = (or_report(port.rx_ring(0)), or_report(port.tx_ring(0)))
+        else {
+            return false;
+        };
         let mut k = rx.space().min(tx.space());
         if n > 0 {
             k = k.min((n - received) as u32);
@@ -1318,7 +1353,11 @@ fn main() -> ExitCode {
         .or_else(|| port.nic_info().map(|info| info.mac))
         .unwrap_or([0; 6]);
     let lens = args.length.unwrap_or(LenSpec { min: 60, max: 60 });
-    let buf_size = port.tx_ring(0).buf_size() as usize;
+    if let Err(why) = rings_for(args.function, &port) {
+        eprintln!("pkt-gen: {why}");
+        return ExitCode::from(2);
+    }
+    let buf_size = port.region().buf_size() as usize;
     if lens.max > buf_size {
         eprintln!(
             "pkt-gen: frames of {} bytes do not fit buffers of {buf_size} bytes",
@@ -1345,14 +1384,54 @@ fn main() -> ExitCode {
         Function::Pong => pong(&args, &mut port),
         Function::Txrx => txrx(&args, &mut port, lens),
     };
+    let mut ok = ok;
     if let Some(info) = port.nic_info() {
         print_nic_info(&info);
+        // Model ports count the frames sent while their cable's far end
+        // was not there: lost, so the run failed.
+        if let Some(lost) = info.counter("wire_lost").filter(|&n| n > 0) {
+            println!(
+                "Wire lost: {lost} frame(s) sent while nothing was plugged in at the cable's far \
+                 end (start the receiver first; -w waits for it)"
+            );
+            ok = false;
+        }
     }
     if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// Whether `port` has the rings `function` needs: tx sends (TX rings),
+/// rx receives (RX rings), the others do both. A port opened `/R` (RX
+/// rings only) or `/T` (TX rings only) cannot serve the other direction:
+/// say so at once rather than wait for frames that cannot come.
+fn rings_for(function: Function, port: &Port) -> Result<(), String> {
+    let (tx, rx) = match function {
+        Function::Tx => (true, false),
+        Function::Rx => (false, true),
+        Function::Ping | Function::Pong | Function::Txrx => (true, true),
+    };
+    let name = port.name();
+    let f = function
+        .to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default();
+    if tx && port.num_tx_rings() == 0 {
+        return Err(format!(
+            "-f {f} transmits, but `{name}` has no TX rings (it was opened `/R`, RX rings \
+             only): open it without `/R`, or use -f rx"
+        ));
+    }
+    if rx && port.num_rx_rings() == 0 {
+        return Err(format!(
+            "-f {f} receives, but `{name}` has no RX rings (it was opened `/T`, TX rings \
+             only): open it without `/T`, or use -f tx"
+        ));
+    }
+    Ok(())
 }
 
 /// The hardware's view, for NIC ports: compare with what pkt-gen counted.

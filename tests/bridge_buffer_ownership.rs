@@ -47,14 +47,14 @@ fn swap_then_close(tag: &str, final_rxsync: bool) {
     assert!(s0.shares_region_with(&m1));
 
     // One packet into pipe 0.
-    let tx = m0.tx_ring(0);
+    let tx = m0.tx_ring(0).unwrap();
     tx.set_len(0, 60).unwrap();
     tx.advance_to(1);
     m0.txsync().unwrap();
     s0.rxsync().unwrap();
 
     // The bridge's zero-copy move, pipe 0 RX slot 0 -> pipe 1 TX slot 0.
-    let (rx, tx) = (s0.rx_ring(0), m1.tx_ring(0));
+    let (rx, tx) = (s0.rx_ring(0).unwrap(), m1.tx_ring(0).unwrap());
     let (y, x_buf) = (rx.slot(0).unwrap().buf_idx, tx.slot(0).unwrap().buf_idx);
     rx.set_buf_idx(0, x_buf).unwrap();
     rx.set_flags(0, NS_BUF_CHANGED).unwrap();
@@ -76,8 +76,18 @@ fn swap_then_close(tag: &str, final_rxsync: bool) {
     // Buffer y is in pipe 1 now; a new pipe must not get it.
     let m2 = vfio_netmap::ports::open(&format!("netmap:{x}{{2")).unwrap();
     let s2 = vfio_netmap::ports::open(&format!("netmap:{x}}}2")).unwrap();
-    let pipe2 = all_bufs(&[m2.tx_ring(0), m2.rx_ring(0), s2.tx_ring(0), s2.rx_ring(0)]);
-    let pipe1 = all_bufs(&[m1.tx_ring(0), m1.rx_ring(0), _s1.tx_ring(0), _s1.rx_ring(0)]);
+    let pipe2 = all_bufs(&[
+        m2.tx_ring(0).unwrap(),
+        m2.rx_ring(0).unwrap(),
+        s2.tx_ring(0).unwrap(),
+        s2.rx_ring(0).unwrap(),
+    ]);
+    let pipe1 = all_bufs(&[
+        m1.tx_ring(0).unwrap(),
+        m1.rx_ring(0).unwrap(),
+        _s1.tx_ring(0).unwrap(),
+        _s1.rx_ring(0).unwrap(),
+    ]);
     let shared: Vec<_> = pipe1.intersection(&pipe2).collect();
     assert!(
         shared.is_empty(),

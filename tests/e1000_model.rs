@@ -155,14 +155,14 @@ fn frames_cross_the_model_wire_intact_and_in_order() {
     let total = 50_000u64;
     let (mut sent, mut got) = (0u64, 0u64);
     while got < total {
-        let mut batch = l.a.tx_batch(0);
+        let mut batch = l.a.tx_batch(0).unwrap();
         while sent < total && sent - got < 200 && batch.push(&frame(sent, len_of(sent))) {
             sent += 1;
         }
         batch.commit();
         l.a.txsync().unwrap();
         l.b.rxsync().unwrap();
-        let mut rx = l.b.rx_batch(0);
+        let mut rx = l.b.rx_batch(0).unwrap();
         while let Some(p) = rx.next() {
             assert_eq!(p, &frame(got, len_of(got))[..], "frame {got}");
             got += 1;
@@ -195,7 +195,7 @@ fn the_deepest_ring_holds_a_whole_ring_of_frames_while_the_receiver_waits() {
     let backlog = u64::from(slots) - 1;
     let mut sent = 0u64;
     while sent < backlog {
-        let mut batch = l.a.tx_batch(0);
+        let mut batch = l.a.tx_batch(0).unwrap();
         while sent < backlog && batch.push(&frame(sent, 60 + (sent % 64) as usize)) {
             sent += 1;
         }
@@ -205,7 +205,7 @@ fn the_deepest_ring_holds_a_whole_ring_of_frames_while_the_receiver_waits() {
     let mut got = 0u64;
     for _ in 0..4 {
         l.b.rxsync().unwrap();
-        let mut rx = l.b.rx_batch(0);
+        let mut rx = l.b.rx_batch(0).unwrap();
         while let Some(p) = rx.next() {
             assert_eq!(p, &frame(got, 60 + (got % 64) as usize)[..], "frame {got}");
             got += 1;
@@ -243,7 +243,7 @@ fn tx_completions_come_back_to_the_application() {
     let mut l = lab(64);
     // Fill the ring several times over: tail must keep advancing.
     for round in 0..20u64 {
-        let mut batch = l.a.tx_batch(0);
+        let mut batch = l.a.tx_batch(0).unwrap();
         let mut n = 0;
         while batch.push(&frame(round, 60)) {
             n += 1;
@@ -252,7 +252,7 @@ fn tx_completions_come_back_to_the_application() {
         assert!(n > 0, "no room in round {round}: completions not reclaimed");
         l.a.txsync().unwrap();
         l.b.rxsync().unwrap();
-        l.b.rx_batch(0).for_each(|_| {});
+        l.b.rx_batch(0).unwrap().for_each(|_| {});
         l.b.rxsync().unwrap();
         l.a.txsync().unwrap();
     }
@@ -261,7 +261,7 @@ fn tx_completions_come_back_to_the_application() {
 #[test]
 fn bad_slots_are_rejected_before_the_device_sees_them() {
     let mut l = lab(64);
-    let ring = l.a.tx_ring(0);
+    let ring = l.a.tx_ring(0).unwrap();
     ring.set_buf_idx(0, 1).unwrap();
     ring.set_len(0, 60).unwrap();
     ring.advance_to(1);
@@ -269,7 +269,7 @@ fn bad_slots_are_rejected_before_the_device_sees_them() {
         l.a.txsync(),
         Err(ApiError::BadBufIdx { buf_idx: 1, .. })
     ));
-    let ring = l.a.tx_ring(0);
+    let ring = l.a.tx_ring(0).unwrap();
     ring.set_buf_idx(0, u32::MAX).unwrap();
     assert!(matches!(l.a.txsync(), Err(ApiError::BadBufIdx { .. })));
     assert!(
@@ -289,7 +289,7 @@ fn removed_hardware_gives_errors_not_hangs() {
 
     let mut l = lab(64);
     l.model_b.remove();
-    l.a.tx_batch(0).push(&frame(0, 60));
+    l.a.tx_batch(0).unwrap().push(&frame(0, 60));
     l.a.txsync().unwrap();
     l.b.rxsync().unwrap();
     assert!(!l.b.peer_alive(), "link reads down once the device is gone");
@@ -318,10 +318,10 @@ fn closing_ports_returns_every_buffer() {
 fn counters_match_what_was_sent() {
     let mut l = lab(128);
     for seq in 0..100 {
-        l.a.tx_batch(0).push(&frame(seq, 60));
+        l.a.tx_batch(0).unwrap().push(&frame(seq, 60));
         l.a.txsync().unwrap();
         l.b.rxsync().unwrap();
-        l.b.rx_batch(0).for_each(|_| {});
+        l.b.rx_batch(0).unwrap().for_each(|_| {});
         l.b.rxsync().unwrap();
     }
     let a = l.a.nic_info().unwrap();
@@ -352,10 +352,10 @@ fn mac_and_promiscuous_mode_through_the_port() {
 #[test]
 fn unflagged_bad_rx_buffer_is_rejected_and_the_ring_recovers() {
     let mut l = lab(64);
-    l.a.tx_batch(0).push(&frame(1, 60));
+    l.a.tx_batch(0).unwrap().push(&frame(1, 60));
     l.a.txsync().unwrap();
     l.b.rxsync().unwrap();
-    let rx = l.b.rx_ring(0);
+    let rx = l.b.rx_ring(0).unwrap();
     let h = rx.head();
     assert_ne!(h, rx.tail(), "the frame arrived");
     let good = rx.slot(h).unwrap().buf_idx;
@@ -368,12 +368,12 @@ fn unflagged_bad_rx_buffer_is_rejected_and_the_ring_recovers() {
             ..
         })
     ));
-    l.b.rx_ring(0).set_buf_idx(h, good).unwrap();
+    l.b.rx_ring(0).unwrap().set_buf_idx(h, good).unwrap();
     l.b.rxsync().unwrap();
-    l.a.tx_batch(0).push(&frame(2, 60));
+    l.a.tx_batch(0).unwrap().push(&frame(2, 60));
     l.a.txsync().unwrap();
     l.b.rxsync().unwrap();
-    let rx = l.b.rx_ring(0);
+    let rx = l.b.rx_ring(0).unwrap();
     assert_eq!(rx.packet(rx.head()), Some(&frame(2, 60)[..]));
     assert!(
         l.model_b.faults().is_empty(),
@@ -431,14 +431,14 @@ fn rdt_writes_receiving(delay: std::time::Duration, slots: u32, total: u64) -> u
     let at_start = writes.load(std::sync::atomic::Ordering::Relaxed);
     let (mut sent, mut got) = (0u64, 0u64);
     while got < total {
-        let mut batch = l.a.tx_batch(0);
+        let mut batch = l.a.tx_batch(0).unwrap();
         while sent < total && sent - got < 16 && batch.push(&frame(sent, 60)) {
             sent += 1;
         }
         batch.commit();
         l.a.txsync().unwrap();
         l.b.rxsync().unwrap();
-        let mut rx = l.b.rx_batch(0);
+        let mut rx = l.b.rx_batch(0).unwrap();
         while let Some(p) = rx.next() {
             assert_eq!(p, &frame(got, 60)[..], "frame {got}");
             got += 1;

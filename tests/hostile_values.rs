@@ -51,14 +51,14 @@ fn pass(tx: &mut Port, rx: &mut Port, first: u64, count: u64) {
     let (mut next, mut expect) = (first, first);
     let end = first + count;
     while expect < end {
-        let mut batch = tx.tx_batch(0);
+        let mut batch = tx.tx_batch(0).unwrap();
         while next < end && batch.push(&next.to_le_bytes()) {
             next += 1;
         }
         drop(batch);
         tx.txsync().unwrap();
         rx.rxsync().unwrap();
-        let mut batch = rx.rx_batch(0);
+        let mut batch = rx.rx_batch(0).unwrap();
         while let Some(p) = batch.next() {
             assert_eq!(p, expect.to_le_bytes(), "in order, byte for byte");
             expect += 1;
@@ -141,7 +141,7 @@ fn head_and_tail_past_the_ring_give_nothing_and_errors_never_panics() {
     pass(&mut tx, &mut rx, 0, 10);
     for (head, tail) in [(u32::MAX, 3), (3, SLOTS), (SLOTS, SLOTS + 1), (0, u32::MAX)] {
         {
-            let mut ring = tx.tx_ring(0);
+            let mut ring = tx.tx_ring(0).unwrap();
             let saved = indices(&ring);
             set_indices(&ring, (head, head, tail));
             assert_eq!(ring.space(), 0);
@@ -161,13 +161,13 @@ fn head_and_tail_past_the_ring_give_nothing_and_errors_never_panics() {
             set_indices(&ring, saved);
         }
         // A batch over bad indices is empty and leaves head alone.
-        let saved = indices(&tx.tx_ring(0));
-        set_indices(&tx.tx_ring(0), (head, head, tail));
-        let mut batch = tx.tx_batch(0);
+        let saved = indices(&tx.tx_ring(0).unwrap());
+        set_indices(&tx.tx_ring(0).unwrap(), (head, head, tail));
+        let mut batch = tx.tx_batch(0).unwrap();
         assert_eq!(batch.room(), 0);
         assert!(!batch.push(b"x"));
         drop(batch);
-        assert_eq!(tx.tx_ring(0).head(), head);
+        assert_eq!(tx.tx_ring(0).unwrap().head(), head);
         // The sync reports it, and the port works again once fixed.
         let err = tx.txsync().unwrap_err();
         assert!(
@@ -177,18 +177,18 @@ fn head_and_tail_past_the_ring_give_nothing_and_errors_never_panics() {
             ),
             "{err}"
         );
-        set_indices(&tx.tx_ring(0), saved);
+        set_indices(&tx.tx_ring(0).unwrap(), saved);
         tx.txsync().unwrap();
-        let saved = indices(&rx.rx_ring(0));
-        set_indices(&rx.rx_ring(0), (head, head, tail));
+        let saved = indices(&rx.rx_ring(0).unwrap());
+        set_indices(&rx.rx_ring(0).unwrap(), (head, head, tail));
         {
-            let batch = rx.rx_batch(0);
+            let batch = rx.rx_batch(0).unwrap();
             assert_eq!(batch.len(), 0);
             assert!(batch.is_empty());
         }
-        assert_eq!(rx.rx_ring(0).head(), head);
+        assert_eq!(rx.rx_ring(0).unwrap().head(), head);
         assert!(rx.rxsync().is_err());
-        set_indices(&rx.rx_ring(0), saved);
+        set_indices(&rx.rx_ring(0).unwrap(), saved);
         rx.rxsync().unwrap();
     }
     pass(&mut tx, &mut rx, 10, 200);
@@ -212,8 +212,8 @@ fn a_planted_bad_buffer_wedges_rxsync_until_repaired() {
     pass(&mut tx, &mut rx, 0, 5);
     // The receiver released slots 0..5 (head = 5) but has not synced: a
     // third process plants a swapped-in buffer that does not exist.
-    rx.rx_ring(0).set_buf_idx(2, u32::MAX - 7).unwrap();
-    rx.rx_ring(0).set_flags(2, NS_BUF_CHANGED).unwrap();
+    rx.rx_ring(0).unwrap().set_buf_idx(2, u32::MAX - 7).unwrap();
+    rx.rx_ring(0).unwrap().set_flags(2, NS_BUF_CHANGED).unwrap();
     let err = rx.rxsync().unwrap_err();
     assert!(
         matches!(err, ApiError::BadBufIdx { slot: 2, buf_idx, .. } if buf_idx == u32::MAX - 7),
@@ -236,13 +236,13 @@ fn a_bad_buffer_in_a_tx_slot_stops_the_batch_and_is_repaired() {
     let mut tx = open(&master(&pipe)).unwrap();
     let mut rx = open(&slave(&pipe)).unwrap();
     pass(&mut tx, &mut rx, 0, 3);
-    let k = tx.tx_ring(0).head();
-    tx.tx_ring(0).set_buf_idx(k, 0).unwrap(); // buffer 0 is reserved
-    let mut batch = tx.tx_batch(0);
+    let k = tx.tx_ring(0).unwrap().head();
+    tx.tx_ring(0).unwrap().set_buf_idx(k, 0).unwrap(); // buffer 0 is reserved
+    let mut batch = tx.tx_batch(0).unwrap();
     assert!(!batch.push(b"payload"));
     assert_eq!(batch.bad_slot(), Some(k));
     drop(batch);
-    let ring = tx.tx_ring(0).id();
+    let ring = tx.tx_ring(0).unwrap().id();
     assert!(tx.repair_slot(ring, k).unwrap());
     pass(&mut tx, &mut rx, 3, 3 * SLOTS as u64);
 }
@@ -252,17 +252,17 @@ fn rx_batch_skips_and_counts_a_slot_without_a_valid_buffer() {
     let pipe = unique("skip");
     let mut tx = open(&master(&pipe)).unwrap();
     let mut rx = open(&slave(&pipe)).unwrap();
-    let mut batch = tx.tx_batch(0);
+    let mut batch = tx.tx_batch(0).unwrap();
     for i in 0..4u8 {
         assert!(batch.push(&[i; 20]));
     }
     drop(batch);
     tx.txsync().unwrap();
     rx.rxsync().unwrap();
-    let h = rx.rx_ring(0).head();
-    rx.rx_ring(0).set_len(h + 1, u16::MAX).unwrap(); // longer than a buffer
-    rx.rx_ring(0).set_buf_idx(h + 2, u32::MAX).unwrap();
-    let mut batch = rx.rx_batch(0);
+    let h = rx.rx_ring(0).unwrap().head();
+    rx.rx_ring(0).unwrap().set_len(h + 1, u16::MAX).unwrap(); // longer than a buffer
+    rx.rx_ring(0).unwrap().set_buf_idx(h + 2, u32::MAX).unwrap();
+    let mut batch = rx.rx_batch(0).unwrap();
     assert_eq!(batch.len(), 4);
     let mut got = vec![];
     while let Some(p) = batch.next() {

@@ -240,7 +240,7 @@ fn drain(port: &mut Port) -> Vec<(usize, Vec<u8>)> {
     let mut got = Vec::new();
     for q in 0..port.num_rx_rings() {
         port.rxsync_ring(q).unwrap();
-        let mut b = port.rx_batch(q);
+        let mut b = port.rx_batch(q).unwrap();
         while let Some(p) = b.next() {
             got.push((q, p.to_vec()));
         }
@@ -274,7 +274,7 @@ fn rss_lands_flows_in_the_queues_the_vectors_predict() {
     let mut per_queue = vec![0u64; queues];
     for (f, q) in &expected {
         per_queue[*q as usize] += 1;
-        assert!(l.a.tx_batch(0).push(f));
+        assert!(l.a.tx_batch(0).unwrap().push(f));
         l.a.txsync().unwrap();
         let got = drain(&mut l.b);
         assert_eq!(got.len(), 1);
@@ -437,14 +437,14 @@ fn stream(l: &mut ModelPair, total: u64, window: u64, vary_len: bool) -> Duratio
     let deadline = Instant::now() + Duration::from_secs(600);
     while got < total {
         assert!(Instant::now() < deadline, "stalled at {got}/{total}");
-        let mut batch = l.a.tx_batch(0);
+        let mut batch = l.a.tx_batch(0).unwrap();
         while sent < total && sent - got < window && batch.push(&frame(sent, len(sent))) {
             sent += 1;
         }
         batch.commit();
         l.a.txsync().unwrap();
         l.b.rxsync_ring(0).unwrap();
-        let mut rx = l.b.rx_batch(0);
+        let mut rx = l.b.rx_batch(0).unwrap();
         while let Some(p) = rx.next() {
             let seq = u64::from_le_bytes(p[14..22].try_into().unwrap());
             assert_eq!(seq, got, "lost or reordered");
@@ -506,7 +506,7 @@ fn every_queue_carries_traffic_independently() {
     let mut sent = 0u64;
     for round in 0..50u64 {
         for q in 0..queues {
-            let mut b = l.a.tx_batch(q);
+            let mut b = l.a.tx_batch(q).unwrap();
             for k in 0..8u64 {
                 let seq = round * 1000 + q as u64 * 10 + k;
                 let f = ipv4_frame(
@@ -546,7 +546,7 @@ fn impossible_write_back_lengths_are_clamped_and_counted() {
     let mut l = lab("ixgbe-badlen", 1, 128);
     l.model_b.inject_rx_length(0xffff, 2);
     for seq in 0..3 {
-        l.a.tx_batch(0).push(&frame(seq, 100));
+        l.a.tx_batch(0).unwrap().push(&frame(seq, 100));
         l.a.txsync().unwrap();
     }
     let got = drain(&mut l.b);
@@ -554,7 +554,7 @@ fn impossible_write_back_lengths_are_clamped_and_counted() {
     assert_eq!(got[0].1.len(), 2048, "clamped to the buffer");
     assert_eq!(got[2].1, frame(2, 100));
     l.model_b.inject_rx_length(0, 1);
-    l.a.tx_batch(0).push(&frame(3, 100));
+    l.a.tx_batch(0).unwrap().push(&frame(3, 100));
     l.a.txsync().unwrap();
     assert_eq!(drain(&mut l.b).len(), 1);
     let info = l.b.nic_info().unwrap();
@@ -567,24 +567,28 @@ fn dd_on_descriptors_never_given_is_ignored() {
     let mut l = lab("ixgbe-spurious", 1, 64);
     // Some traffic first, so heads and tails are mid-ring.
     for seq in 0..10 {
-        l.a.tx_batch(0).push(&frame(seq, 60));
+        l.a.tx_batch(0).unwrap().push(&frame(seq, 60));
         l.a.txsync().unwrap();
     }
     assert_eq!(drain(&mut l.b).len(), 10);
     // TX: the device holds a batch it will not fetch; DD appears on
     // descriptors never given.
     l.model_a.stall_tx(0, true);
-    let mut b = l.a.tx_batch(0);
+    let mut b = l.a.tx_batch(0).unwrap();
     for seq in 10..20 {
         assert!(b.push(&frame(seq, 60)));
     }
     b.commit();
     l.a.txsync().unwrap();
-    let room = l.a.tx_ring(0).space();
+    let room = l.a.tx_ring(0).unwrap().space();
     l.model_a.inject_spurious_dd();
     l.model_b.inject_spurious_dd();
     l.a.txsync().unwrap();
-    assert_eq!(l.a.tx_ring(0).space(), room, "completions from spurious DD");
+    assert_eq!(
+        l.a.tx_ring(0).unwrap().space(),
+        room,
+        "completions from spurious DD"
+    );
     assert!(drain(&mut l.b).is_empty(), "packets from spurious DD");
     // The queue resumes: the held frames arrive, in order.
     l.model_a.stall_tx(0, false);
@@ -602,7 +606,7 @@ fn a_queue_that_stops_fetching_drops_and_counts_without_hanging() {
     let mut l = lab("ixgbe-stall", 1, 64);
     l.model_b.stall_rx(0, true);
     for seq in 0..500 {
-        l.a.tx_batch(0).push(&frame(seq, 60));
+        l.a.tx_batch(0).unwrap().push(&frame(seq, 60));
         l.a.txsync().unwrap();
         l.b.rxsync().unwrap();
     }
@@ -619,7 +623,7 @@ fn a_queue_that_stops_fetching_drops_and_counts_without_hanging() {
     let start = Instant::now();
     let mut pushed = 0;
     for seq in 0..1000 {
-        if l.a.tx_batch(0).push(&frame(seq, 60)) {
+        if l.a.tx_batch(0).unwrap().push(&frame(seq, 60)) {
             pushed += 1;
         }
         l.a.txsync().unwrap();
@@ -631,7 +635,7 @@ fn a_queue_that_stops_fetching_drops_and_counts_without_hanging() {
     assert_eq!(drain(&mut l.b).len(), 63);
     // Ring overflow on the receiver: more than the ring holds, no sync.
     for seq in 0..100 {
-        l.a.tx_batch(0).push(&frame(seq, 60));
+        l.a.tx_batch(0).unwrap().push(&frame(seq, 60));
         l.a.txsync().unwrap();
     }
     assert_eq!(drain(&mut l.b).len(), 63);
@@ -649,7 +653,7 @@ fn link_flaps_are_reported_and_survived() {
     assert!(!l.b.peer_alive());
     assert_eq!(l.b.nic_info().unwrap().speed, None);
     for seq in 0..10 {
-        l.a.tx_batch(0).push(&frame(seq, 60));
+        l.a.tx_batch(0).unwrap().push(&frame(seq, 60));
         l.a.txsync().unwrap();
     }
     assert!(drain(&mut l.b).is_empty(), "nothing crosses a down link");
@@ -657,7 +661,7 @@ fn link_flaps_are_reported_and_survived() {
     l.model_b.set_link(true);
     assert!(l.b.peer_alive());
     l.a.txsync().unwrap();
-    l.a.tx_batch(0).push(&frame(99, 60));
+    l.a.tx_batch(0).unwrap().push(&frame(99, 60));
     l.a.txsync().unwrap();
     let got = drain(&mut l.b);
     assert_eq!(got.len(), 1);
@@ -680,7 +684,7 @@ fn surprise_removal_gives_errors_not_hangs() {
     l.model_b.remove();
     l.model_a.remove();
     let start = Instant::now();
-    l.a.tx_batch(0).push(&frame(0, 60));
+    l.a.tx_batch(0).unwrap().push(&frame(0, 60));
     l.a.txsync().unwrap();
     l.b.rxsync().unwrap();
     assert!(!l.b.peer_alive(), "link reads down once the device is gone");
@@ -710,7 +714,7 @@ fn a_device_that_never_finishes_reset_is_an_error() {
 #[test]
 fn bad_slots_are_rejected_before_the_device_sees_them() {
     let mut l = lab("ixgbe-badslot", 1, 64);
-    let ring = l.a.tx_ring(0);
+    let ring = l.a.tx_ring(0).unwrap();
     ring.set_buf_idx(0, 1).unwrap();
     ring.set_len(0, 60).unwrap();
     ring.advance_to(1);
@@ -718,10 +722,10 @@ fn bad_slots_are_rejected_before_the_device_sees_them() {
         l.a.txsync(),
         Err(ApiError::BadBufIdx { buf_idx: 1, .. })
     ));
-    let ring = l.a.tx_ring(0);
+    let ring = l.a.tx_ring(0).unwrap();
     ring.set_buf_idx(0, u32::MAX).unwrap();
     assert!(matches!(l.a.txsync(), Err(ApiError::BadBufIdx { .. })));
-    let ring = l.a.tx_ring(0);
+    let ring = l.a.tx_ring(0).unwrap();
     ring.set_buf_idx(0, 1000).unwrap();
     ring.set_len(0, 4000).unwrap();
     assert!(matches!(l.a.txsync(), Err(ApiError::BadLen { .. })));
@@ -748,14 +752,14 @@ fn promiscuous_mode_rewrites_filters_with_receive_off() {
     let mut l = lab("ixgbe-promisc", 1, 64);
     let mut other = frame(0, 60);
     other[0..6].copy_from_slice(&[2, 9, 9, 9, 9, 9]);
-    l.a.tx_batch(0).push(&other);
+    l.a.tx_batch(0).unwrap().push(&other);
     l.a.txsync().unwrap();
     assert!(
         drain(&mut l.b).is_empty(),
         "unicast for someone else is filtered"
     );
     l.b.set_promiscuous(true).unwrap();
-    l.a.tx_batch(0).push(&other);
+    l.a.tx_batch(0).unwrap().push(&other);
     l.a.txsync().unwrap();
     assert_eq!(drain(&mut l.b).len(), 1);
     assert_clean(&l);
@@ -766,7 +770,7 @@ fn multi_buffer_frames_go_out_whole_and_come_back_in_fragments() {
     use vfio_netmap::abi::slot_flags::NS_MOREFRAG;
     let mut l = lab("ixgbe-frag", 1, 64);
     let big = frame(7, 3000);
-    let mut ring = l.a.tx_ring(0);
+    let mut ring = l.a.tx_ring(0).unwrap();
     ring.buf_mut(0).unwrap()[..2048].copy_from_slice(&big[..2048]);
     ring.set_len(0, 2048).unwrap();
     ring.set_flags(0, NS_MOREFRAG).unwrap();
@@ -775,7 +779,7 @@ fn multi_buffer_frames_go_out_whole_and_come_back_in_fragments() {
     let tail = ring.tail();
     l.a.txsync().unwrap();
     assert!(drain(&mut l.b).is_empty(), "a fragment went out alone");
-    let mut ring = l.a.tx_ring(0);
+    let mut ring = l.a.tx_ring(0).unwrap();
     assert_eq!(ring.tail(), tail);
     assert_eq!(
         ring.slot(0).unwrap().flags & NS_MOREFRAG,
@@ -790,7 +794,7 @@ fn multi_buffer_frames_go_out_whole_and_come_back_in_fragments() {
     // PAYLEN was right (the model checks it); the receiver sees two
     // buffers, the first marked NS_MOREFRAG.
     l.b.rxsync().unwrap();
-    let rx = l.b.rx_ring(0);
+    let rx = l.b.rx_ring(0).unwrap();
     assert_eq!(rx.space(), 2);
     let (h, n) = (rx.head(), rx.next(rx.head()));
     assert_eq!(rx.slot(h).unwrap().flags & NS_MOREFRAG, NS_MOREFRAG);
@@ -1016,7 +1020,7 @@ fn queue_ports_receive_their_flows_in_their_own_threads() {
                 while got < want {
                     assert!(Instant::now() < deadline, "queue {q}: {got}/{want}");
                     port.rxsync_ring(0).unwrap();
-                    let mut b = port.rx_batch(0);
+                    let mut b = port.rx_batch(0).unwrap();
                     while let Some(p) = b.next() {
                         // Source address bytes 2..4 name the flow; the
                         // payload's first u64 is its sequence number.
@@ -1067,7 +1071,7 @@ fn queue_ports_receive_their_flows_in_their_own_threads() {
                 assert!(Instant::now() < deadline, "receivers stalled");
                 std::thread::yield_now();
             }
-            while !a.tx_batch(0).push(&f) {
+            while !a.tx_batch(0).unwrap().push(&f) {
                 a.txsync().unwrap();
                 assert!(Instant::now() < deadline, "sender stalled");
                 std::thread::yield_now();
@@ -1104,12 +1108,12 @@ fn queue_ports_receive_their_flows_in_their_own_threads() {
         99,
         64,
     );
-    assert!(a.tx_batch(0).push(&f));
+    assert!(a.tx_batch(0).unwrap().push(&f));
     a.txsync().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let got = loop {
         reopened.rxsync_ring(0).unwrap();
-        let mut b = reopened.rx_batch(0);
+        let mut b = reopened.rx_batch(0).unwrap();
         if let Some(p) = b.next() {
             break p.to_vec();
         }
@@ -1175,7 +1179,7 @@ fn queue_interrupts_arm_only_their_vector_and_see_pending_frames() {
     queues[0].disarm_interrupt();
     assert_eq!(model_b.peek(EIMS) & 0xffff, 0);
     // A frame arrives (RSS off: queue 0): arming now says ready.
-    assert!(a.tx_batch(0).push(&frame(0, 60)));
+    assert!(a.tx_batch(0).unwrap().push(&frame(0, 60)));
     a.txsync().unwrap();
     assert!(
         queues[0].arm_interrupt(Direction::Rx, &kring),

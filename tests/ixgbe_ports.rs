@@ -140,7 +140,7 @@ fn a_receiver_out_of_descriptors_holds_the_sender_back() {
     let sender = std::thread::spawn(move || {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         for k in 0..2000u32 {
-            while !a.tx_batch(0).push(&frame(k)) {
+            while !a.tx_batch(0).unwrap().push(&frame(k)) {
                 a.txsync().unwrap();
                 assert!(std::time::Instant::now() < deadline, "sender stuck at {k}");
                 std::thread::yield_now();
@@ -155,7 +155,7 @@ fn a_receiver_out_of_descriptors_holds_the_sender_back() {
     while got < 2000 {
         assert!(std::time::Instant::now() < deadline, "received {got}");
         b.rxsync().unwrap();
-        let mut batch = b.rx_batch(0);
+        let mut batch = b.rx_batch(0).unwrap();
         while let Some(f) = batch.next() {
             assert_eq!(f, &frame(got)[..], "frame {got}");
             got += 1;
@@ -196,13 +196,13 @@ fn many_ring_pairs_need_no_pool_option() {
             std::time::Instant::now() < deadline,
             "received {got} of {sent}"
         );
-        while sent < 500 && a.tx_batch(last).push(&frame(sent)) {
+        while sent < 500 && a.tx_batch(last).unwrap().push(&frame(sent)) {
             sent += 1;
         }
         a.txsync_ring(last).unwrap();
         b.rxsync().unwrap();
         for r in 0..b.num_rx_rings() {
-            let mut batch = b.rx_batch(r);
+            let mut batch = b.rx_batch(r).unwrap();
             while let Some(f) = batch.next() {
                 assert_eq!(f, &frame(got)[..], "frame {got} on ring {r}");
                 got += 1;
@@ -210,4 +210,72 @@ fn many_ring_pairs_need_no_pool_option() {
         }
     }
     assert_eq!(b.nic_info().unwrap().counter("GPRC"), Some(500));
+}
+
+/// A model port whose cable has no far end keeps its link down, so
+/// opening it waits the whole `@conf:link-wait` (any number of seconds:
+/// one beyond u64 saturates instead of being refused or overflowing).
+/// SIGINT ends that wait at once: pkt-gen says it was interrupted and
+/// exits 130 (128 + SIGINT), as a shell reports a process SIGINT ended.
+#[test]
+fn sigint_ends_a_link_wait_while_opening() {
+    let _serial = serial();
+    for secs in [
+        "4294967295",
+        "18446744073709551615",
+        "99999999999999999999999",
+    ] {
+        let w = unique("mw");
+        let port = format!("model:ixgbe0@conf:wire={w},link-wait={secs}");
+        let p = pktgen(&["-i", &port, "-f", "tx", "-n", "1"]);
+        std::thread::sleep(Duration::from_millis(700));
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(p.id() as i32, libc::SIGINT) };
+        let t = std::time::Instant::now();
+        let out = finish(p, Duration::from_secs(5), "pkt-gen waiting for link");
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "SIGINT took {:?}",
+            t.elapsed()
+        );
+        assert_eq!(out.status.code(), Some(130), "{}", out.stderr);
+        assert!(out.stderr.contains("interrupted"), "{}", out.stderr);
+        assert!(out.stderr.contains("link-wait"), "{}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    }
+}
+
+/// The cable's flow control holds: a receiver stopped (SIGSTOP) for 2 s
+/// while the sender runs holds the sender back, and once it resumes every
+/// frame arrives; nothing is lost and the sender's `wire_lost` is 0. A
+/// sender with nothing at the cable's far end loses its frames: counted
+/// (`wire_lost`), reported, exit status 1, never silently.
+#[test]
+fn a_stalled_receiver_holds_the_sender_back_and_loss_is_never_silent() {
+    let _serial = serial();
+    let w = unique("mw");
+    let m = |n: u32| format!("model:ixgbe{n}@conf:wire={w}");
+    let rx = pktgen(&["-i", &m(1), "-f", "rx", "-n", "200000"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(rx.id() as i32, libc::SIGSTOP) };
+    let tx = pktgen(&["-i", &m(0), "-f", "tx", "-n", "200000"]);
+    std::thread::sleep(Duration::from_millis(2500));
+    // SAFETY: as above.
+    unsafe { libc::kill(rx.id() as i32, libc::SIGCONT) };
+    let tx = finish(tx, Duration::from_secs(60), "pkt-gen tx");
+    let rx = finish(rx, Duration::from_secs(60), "pkt-gen rx");
+    assert!(tx.status.success() && rx.status.success());
+    assert_eq!(
+        line(&rx.stdout, "Verified:"),
+        "Verified: 200000 ok, 0 lost, 0 out-of-order, 0 corrupt"
+    );
+    assert!(line(&tx.stdout, "NIC counters:").ends_with(" wire_lost=0"));
+
+    let lone = format!("model:ixgbe0@conf:wire={}", unique("mw"));
+    let tx = pktgen(&["-i", &lone, "-f", "tx", "-n", "1000", "-w", "0"]);
+    let tx = finish(tx, Duration::from_secs(20), "pkt-gen tx with no far end");
+    assert_eq!(tx.status.code(), Some(1), "{}", tx.stdout);
+    assert!(line(&tx.stdout, "NIC counters:").ends_with(" wire_lost=1000"));
+    assert!(line(&tx.stdout, "Wire lost: 1000 frame(s)").contains("far end"));
 }

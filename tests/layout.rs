@@ -23,7 +23,7 @@ fn netmap_user_arithmetic_finds_our_buffers() {
         .expect("pipes live in a named file")
         .to_path_buf();
     // Write a recognisable packet into TX slot 0 and 5 through the API.
-    let mut ring = tx.tx_ring(0);
+    let mut ring = tx.tx_ring(0).unwrap();
     for (slot, byte) in [(0u32, 0xabu8), (5, 0xcd)] {
         ring.buf_mut(slot).unwrap()[..64].fill(byte);
     }

@@ -220,7 +220,7 @@ fn frames_are_valid_udp_with_correct_checksums_and_cycling_addresses() {
     while k < n {
         assert!(Instant::now() < deadline, "only {k} of {n} frames arrived");
         port.rxsync().unwrap();
-        let ring = port.rx_ring(0);
+        let ring = port.rx_ring(0).unwrap();
         let mut head = ring.head();
         while head != ring.tail() {
             let frame = ring.packet(head).unwrap();
@@ -523,4 +523,109 @@ fn a_closed_stdout_ends_pktgen_quietly() {
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(rx.id() as i32, libc::SIGINT) };
     finish(rx, Duration::from_secs(5), "rx");
+}
+
+/// A port opened for one direction only (`/R`: RX rings, `/T`: TX rings)
+/// cannot serve a function that needs the other: pkt-gen says so at once
+/// and exits 2, instead of panicking (tx on `/R`) or waiting forever for
+/// frames that cannot come (rx on `/T`).
+#[test]
+fn a_function_on_a_port_without_its_rings_fails_at_once() {
+    let _g = serial();
+    let name = unique("dir");
+    for (port, function, missing) in [
+        (format!("netmap:{name}{{0/R"), "tx", "no TX rings"),
+        (format!("netmap:{name}}}0/T"), "rx", "no RX rings"),
+        (format!("netmap:{name}{{1/R"), "ping", "no TX rings"),
+        (format!("netmap:{name}}}1/T"), "pong", "no RX rings"),
+        (format!("netmap:{name}{{2/T"), "txrx", "no RX rings"),
+    ] {
+        let p = pktgen(&["-i", &port, "-f", function, "-n", "10"]);
+        let out = finish(p, Duration::from_secs(5), &format!("{function} on {port}"));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{function} on {port}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+        assert!(out.stderr.contains(missing), "{}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("-f {function}")),
+            "{}",
+            out.stderr
+        );
+    }
+    // The direction it has works: tx on `/T`, rx on `/R`.
+    let rx = pktgen(&[
+        "-i",
+        &format!("netmap:{name}}}3/R"),
+        "-f",
+        "rx",
+        "-n",
+        "1000",
+    ]);
+    let tx = pktgen(&[
+        "-i",
+        &format!("netmap:{name}{{3/T"),
+        "-f",
+        "tx",
+        "-n",
+        "1000",
+    ]);
+    let tx = finish(tx, Duration::from_secs(20), "tx on /T");
+    let rx = finish(rx, Duration::from_secs(20), "rx on /R");
+    assert!(tx.status.success() && rx.status.success());
+    assert_eq!(
+        line(&rx.stdout, "Verified:"),
+        "Verified: 1000 ok, 0 lost, 0 out-of-order, 0 corrupt"
+    );
+}
+
+/// Durations from options saturate: the largest report interval (`-T`)
+/// and link wait (`-w`) a u64 holds run normally, no overflow panic.
+#[test]
+fn the_largest_durations_do_not_overflow() {
+    let _g = serial();
+    let name = unique("maxdur");
+    let max = u64::MAX.to_string();
+    let rx = pktgen(&[
+        "-i",
+        &format!("{name}}}0"),
+        "-f",
+        "rx",
+        "-n",
+        "1000",
+        "-T",
+        &max,
+    ]);
+    let tx = pktgen(&[
+        "-i",
+        &format!("{name}{{0"),
+        "-f",
+        "tx",
+        "-n",
+        "1000",
+        "-T",
+        &max,
+        "-w",
+        &max,
+    ]);
+    let tx = finish(tx, Duration::from_secs(20), "tx");
+    let rx = finish(rx, Duration::from_secs(20), "rx");
+    assert!(!tx.stderr.contains("panicked") && !rx.stderr.contains("panicked"));
+    assert!(tx.status.success() && rx.status.success());
+    let br = bridge(&[
+        "-i",
+        &format!("{name}}}1"),
+        "-i",
+        &format!("{name}{{2"),
+        "-T",
+        &max,
+    ]);
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(br.id() as i32, libc::SIGINT) };
+    let br = finish(br, Duration::from_secs(5), "bridge");
+    assert!(br.status.success(), "{}", br.stderr);
 }

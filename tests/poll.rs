@@ -32,7 +32,7 @@ fn idle_reader_sleeps_wakes_on_a_packet_and_sees_the_peer_leave() {
         std::thread::spawn(move || {
             let mut tx = vfio_netmap::ports::open(&format!("netmap:{name}{{0")).unwrap();
             std::thread::sleep(Duration::from_millis(400));
-            tx.tx_batch(0).push(b"wake up");
+            tx.tx_batch(0).unwrap().push(b"wake up");
             tx.txsync().unwrap();
             std::thread::sleep(Duration::from_millis(200));
             // dropping tx closes the master end
@@ -51,7 +51,7 @@ fn idle_reader_sleeps_wakes_on_a_packet_and_sees_the_peer_leave() {
         cpu < waited / 4,
         "an idle wait burned {cpu:?} of CPU in {waited:?}"
     );
-    assert_eq!(rx.rx_batch(0).next(), Some(&b"wake up"[..]));
+    assert_eq!(rx.rx_batch(0).unwrap().next(), Some(&b"wake up"[..]));
     rx.rxsync().unwrap();
 
     sender.join().unwrap();
@@ -75,7 +75,7 @@ fn a_full_sender_sleeps_until_the_receiver_releases() {
     let name = format!("pollout_{}", std::process::id());
     let mut tx = vfio_netmap::ports::open(&format!("netmap:{name}{{0")).unwrap();
     let mut rx = vfio_netmap::ports::open(&format!("netmap:{name}}}0")).unwrap();
-    let mut batch = tx.tx_batch(0);
+    let mut batch = tx.tx_batch(0).unwrap();
     while batch.push(&[0u8; 60]) {}
     batch.commit();
     tx.txsync().unwrap();
@@ -88,13 +88,13 @@ fn a_full_sender_sleeps_until_the_receiver_releases() {
     let reader = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(200));
         rx.rxsync().unwrap();
-        rx.rx_batch(0).for_each(|_| {});
+        rx.rx_batch(0).unwrap().for_each(|_| {});
         rx.rxsync().unwrap();
         rx
     });
     let mut items = [PollItem::new(&mut tx, POLLOUT)];
     assert_eq!(poll(&mut items, Some(Duration::from_secs(10))).unwrap(), 1);
-    assert!(tx.tx_ring(0).space() > 0);
+    assert!(tx.tx_ring(0).unwrap().space() > 0);
     drop(reader.join().unwrap());
 }
 
@@ -106,11 +106,11 @@ fn a_peer_gone_before_the_reader_looked_is_a_hang_up() {
     let mut rx = vfio_netmap::ports::open(&format!("netmap:{name}}}0")).unwrap();
     {
         let mut tx = vfio_netmap::ports::open(&format!("netmap:{name}{{0")).unwrap();
-        tx.tx_batch(0).push(b"one");
+        tx.tx_batch(0).unwrap().push(b"one");
         tx.txsync().unwrap();
     }
     rx.rxsync().unwrap();
-    assert_eq!(rx.rx_batch(0).next(), Some(&b"one"[..]));
+    assert_eq!(rx.rx_batch(0).unwrap().next(), Some(&b"one"[..]));
     rx.rxsync().unwrap();
     let mut items = [PollItem::new(&mut rx, POLLIN)];
     let n = poll(&mut items, Some(Duration::from_secs(5))).unwrap();

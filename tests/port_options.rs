@@ -28,7 +28,7 @@ fn unknown_conf_keys_are_refused_with_the_valid_ones() {
     assert!(m.contains("for a pipe"), "{m}");
     // The pipe was not created by the refused opens: a valid open works.
     let port = ports::open(&format!("netmap:{pipe}{{0@conf:slots=64")).unwrap();
-    assert_eq!(port.tx_ring(0).num_slots(), 64);
+    assert_eq!(port.tx_ring(0).unwrap().num_slots(), 64);
 }
 
 #[test]

@@ -81,7 +81,7 @@ impl World {
         );
         let tx = vfio_netmap::ports::open(&format!("netmap:{name}{{0")).unwrap();
         let rx = vfio_netmap::ports::open(&format!("netmap:{name}}}0")).unwrap();
-        let r = tx.tx_ring(0);
+        let r = tx.tx_ring(0).unwrap();
         let all_bufs = (0..slots)
             .map(|k| r.slot(k).unwrap().buf_idx)
             .collect::<HashSet<_>>();
@@ -101,8 +101,8 @@ impl World {
     }
 
     fn check_invariants(&mut self) {
-        let t = self.tx.tx_ring(0);
-        let r = self.rx.rx_ring(0);
+        let t = self.tx.tx_ring(0).unwrap();
+        let r = self.rx.rx_ring(0).unwrap();
         let (to, ro) = (owned(&t), owned(&r));
         assert!(
             to.is_disjoint(&ro),
@@ -141,7 +141,7 @@ impl World {
         let n = self.n;
         match *op {
             Op::Fill(k) => {
-                let mut t = self.tx.tx_ring(0);
+                let mut t = self.tx.tx_ring(0).unwrap();
                 let mut cur = t.cur();
                 for _ in 0..k.min(t.space().min(255) as u8) {
                     let buf = t.buf_mut(cur).unwrap();
@@ -153,7 +153,7 @@ impl World {
                 t.set_cur(cur);
             }
             Op::Send => {
-                let t = self.tx.tx_ring(0);
+                let t = self.tx.tx_ring(0).unwrap();
                 let mut k = t.head();
                 while k != t.cur() {
                     self.sent_buf[k as usize] = Some(t.slot(k).unwrap().buf_idx);
@@ -164,24 +164,24 @@ impl World {
             }
             Op::TxSync => {
                 self.tx.txsync().unwrap();
-                self.tx_hwcur = self.tx.tx_ring(0).head();
+                self.tx_hwcur = self.tx.tx_ring(0).unwrap().head();
             }
             Op::RxSync => self.rx.rxsync().unwrap(),
             Op::Release(k) => {
-                let r = self.rx.rx_ring(0);
+                let r = self.rx.rx_ring(0).unwrap();
                 let avail = dist(n, r.head(), r.tail());
                 let head = (r.head() + (k as u32).min(avail)) % n;
                 // Only release what was checked.
                 self.check_invariants();
-                let r = self.rx.rx_ring(0);
+                let r = self.rx.rx_ring(0).unwrap();
                 r.advance_to(head);
             }
             Op::RxSwap(a, b) => {
-                let r = self.rx.rx_ring(0);
+                let r = self.rx.rx_ring(0).unwrap();
                 let avail = dist(n, r.head(), r.tail());
                 if avail >= 2 {
                     self.check_invariants();
-                    let r = self.rx.rx_ring(0);
+                    let r = self.rx.rx_ring(0).unwrap();
                     let (i, j) = (
                         (r.head() + a as u32 % avail) % n,
                         (r.head() + b as u32 % avail) % n,
@@ -194,7 +194,7 @@ impl World {
                 }
             }
             Op::TxSwap(a, b) => {
-                let t = self.tx.tx_ring(0);
+                let t = self.tx.tx_ring(0).unwrap();
                 let avail = dist(n, t.cur(), t.tail());
                 if avail >= 2 {
                     let (i, j) = (
@@ -209,7 +209,7 @@ impl World {
                 }
             }
             Op::HeadPastTail => {
-                let t = self.tx.tx_ring(0);
+                let t = self.tx.tx_ring(0).unwrap();
                 let (head, cur, tail) = (t.head(), t.cur(), t.tail());
                 // tail + 1 is illegal unless it wraps onto the port's hwcur.
                 let bad = (tail + 1) % n;
@@ -217,23 +217,23 @@ impl World {
                     t.set_head(bad);
                     t.set_cur(bad);
                     assert!(matches!(self.tx.txsync(), Err(ApiError::BadIndices { .. })));
-                    let t = self.tx.tx_ring(0);
+                    let t = self.tx.tx_ring(0).unwrap();
                     t.set_head(head);
                     t.set_cur(cur);
                 }
             }
             Op::CurBeforeHead => {
-                let t = self.tx.tx_ring(0);
+                let t = self.tx.tx_ring(0).unwrap();
                 let (head, cur, tail) = (t.head(), t.cur(), t.tail());
                 let bad = (head + n - 1) % n;
                 if bad != tail {
                     t.set_cur(bad);
                     assert!(matches!(self.tx.txsync(), Err(ApiError::BadIndices { .. })));
-                    self.tx.tx_ring(0).set_cur(cur);
+                    self.tx.tx_ring(0).unwrap().set_cur(cur);
                 }
             }
             Op::BadBufIdx(_) | Op::BadLen(_) => {
-                let t = self.tx.tx_ring(0);
+                let t = self.tx.tx_ring(0).unwrap();
                 let k = t.cur();
                 if t.head() != k || t.space() == 0 {
                     return; // only from a ring with nothing half-filled
@@ -259,14 +259,14 @@ impl World {
                 }
                 // Slots before k were sent; the application fixes k and
                 // takes it back, and the ring carries on.
-                let t = self.tx.tx_ring(0);
+                let t = self.tx.tx_ring(0).unwrap();
                 t.set_slot(k, good).unwrap();
                 t.advance_to(k);
                 self.tx.txsync().unwrap();
                 self.tx_hwcur = k;
             }
             Op::WriteTail(v) => {
-                let r = self.rx.rx_ring(0);
+                let r = self.rx.rx_ring(0).unwrap();
                 let tail = r.tail();
                 let bad = v as u32 % n;
                 if bad != tail {
@@ -275,7 +275,7 @@ impl World {
                         self.rx.rxsync(),
                         Err(ApiError::TailModified { .. })
                     ));
-                    assert_eq!(self.rx.rx_ring(0).tail(), tail);
+                    assert_eq!(self.rx.rx_ring(0).unwrap().tail(), tail);
                 }
             }
         }

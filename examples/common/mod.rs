@@ -2,11 +2,11 @@
 //! signals, idle handling and report formatting.
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-use vfio_netmap::api::Port;
 use vfio_netmap::api::poll::{POLLHUP, PollItem, poll};
+use vfio_netmap::api::{ApiError, Port};
 
 /// What `--help` says about port names (pkt-gen and bridge).
 pub const PORT_NAMES_HELP: &str = "\
@@ -27,7 +27,8 @@ Options after the name (@conf:KEY=VALUE, comma-separated after one @conf:):
               pipes 8-16384, e1000 8-16384 and ixgbe 64-4096 in steps of 8
   rings=N     queue pairs of an ixgbe NIC, 1-64 (default 1)
   promisc=1   receive frames for any MAC
-  link-wait=S seconds to wait for the link when opening (default 2)
+  link-wait=S seconds to wait for the link when opening (default 2; any
+              number, SIGINT ends the wait)
   itr=US      ixgbe interrupt moderation (default 20)
   bufs=N      buffers in the memory region, if this port creates it (a
               NIC port otherwise sizes it for two NICs like itself)
@@ -42,11 +43,27 @@ pub fn help_with_port_names(examples: &str) -> String {
 /// Set by SIGINT/SIGTERM.
 pub static STOP: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn on_signal(_sig: libc::c_int) {
+/// The signal that set [`STOP`] (0: none yet).
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    // Async-signal-safe: atomic stores only.
+    SIGNAL.store(sig, Ordering::Relaxed);
     STOP.store(true, Ordering::Relaxed);
+    // Ends the library's own waits too (the link wait while a NIC port
+    // opens, poll()).
+    vfio_netmap::api::cancel::request();
 }
 
-/// Installs SIGINT/SIGTERM handlers that set [`STOP`], and gives SIGPIPE
+/// The exit status of a tool a signal stopped before it could start:
+/// 128 + the signal's number, as a shell reports a process the signal
+/// killed (130 for SIGINT, 143 for SIGTERM).
+pub fn signal_exit_status() -> u8 {
+    128 + SIGNAL.load(Ordering::Relaxed).clamp(0, 127) as u8
+}
+
+/// Installs SIGINT/SIGTERM handlers that set [`STOP`] and request the
+/// library's cancellation (`vfio_netmap::api::cancel`), and gives SIGPIPE
 /// its default action back (Rust ignores it, which makes a closed stdout,
 /// as in `pkt-gen | head -1`, a panic in `println!`): the tool then ends
 /// quietly, as a C tool would.
@@ -82,10 +99,16 @@ pub fn port_name(name: &str) -> String {
     }
 }
 
-/// Opens a port or exits with a clear message.
+/// Opens a port or exits with a clear message: status 2, or 128 + the
+/// signal's number (130 for SIGINT) when SIGINT/SIGTERM interrupted the
+/// opening (a NIC's link wait).
 pub fn open_port(tool: &str, name: &str) -> Port {
     match vfio_netmap::ports::open(&port_name(name)) {
         Ok(p) => p,
+        Err(e) if stopped() => {
+            eprintln!("{tool}: stopped while opening {}: {e}", port_name(name));
+            std::process::exit(signal_exit_status().into());
+        }
         Err(e) => {
             eprintln!("{tool}: cannot open {}: {e}", port_name(name));
             std::process::exit(2);
@@ -234,6 +257,8 @@ pub fn wait_port(port: &mut Port, events: u8, timeout: Duration) -> u8 {
     let mut items = [PollItem::new(port, events)];
     match poll(&mut items, Some(timeout)) {
         Ok(_) => items[0].revents,
+        // SIGINT/SIGTERM: the caller's loop sees `stopped()`.
+        Err(ApiError::Interrupted) => 0,
         Err(e) => {
             eprintln!("poll: {e}");
             POLLHUP
@@ -271,6 +296,12 @@ pub fn sleep_unless_stopped(duration: Duration) {
         }
         std::thread::sleep(left.min(Duration::from_millis(10)));
     }
+}
+
+/// The report interval `-T MS` asks for, at least 1 ms and at most 2^40
+/// ms (35 years): an `Instant` plus it never overflows.
+pub fn report_interval(ms: u64) -> Duration {
+    Duration::from_millis(ms.clamp(1, 1 << 40))
 }
 
 /// Counters for one reporting interval (netmap pkt-gen's `my_ctrs`).
@@ -338,21 +369,34 @@ pub fn speed_line(pkts: u64, bytes: u64, events: u64, secs: f64) -> String {
     )
 }
 
-/// Waits (at most a second) until the device has sent every frame handed
-/// to it, as netmap's pkt-gen flushes before it exits: a NIC whose DMA runs
-/// behind the driver (real hardware, the threaded model) would otherwise
-/// lose the last frames to the closing reset, and the counters printed
-/// next would not have them.
-pub fn drain_tx(port: &mut Port) {
-    let deadline = Instant::now() + Duration::from_secs(1);
-    loop {
-        let pending = (0..port.num_tx_rings()).any(|i| {
-            let r = port.tx_ring(i);
-            r.next(r.tail()) != r.head()
-        });
-        if !pending || Instant::now() > deadline || port.txsync().is_err() {
-            return;
+/// How long [`drain_tx`] waits without the device taking a frame.
+pub const DRAIN_STALL: Duration = Duration::from_secs(1);
+
+/// Waits until the device has sent every frame handed to it, as netmap's
+/// pkt-gen flushes before it exits: a NIC whose DMA runs behind the driver
+/// (real hardware, the threaded model) would otherwise lose the last
+/// frames to the closing reset, and the counters printed next would not
+/// have them. Gives up once the device has taken no frame for
+/// [`DRAIN_STALL`] (a receiver holding a flow-controlled link back that
+/// long, a link down, a hung device), also after SIGINT/SIGTERM (this is
+/// how a stopped tool finishes what it sent); returns how many frames it
+/// left in the TX rings (0: all sent).
+pub fn drain_tx(port: &mut Port) -> u64 {
+    let pending = |port: &Port| -> u64 {
+        (0..port.num_tx_rings())
+            .filter_map(|i| port.tx_ring(i).ok())
+            .map(|r| ((r.head() + r.num_slots() - r.next(r.tail())) % r.num_slots()) as u64)
+            .sum()
+    };
+    let mut left = pending(port);
+    let mut since = Instant::now();
+    while left > 0 && since.elapsed() < DRAIN_STALL && port.txsync().is_ok() {
+        let now = pending(port);
+        if now < left {
+            since = Instant::now();
         }
+        left = now;
         std::thread::yield_now();
     }
+    left
 }

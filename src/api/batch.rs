@@ -7,7 +7,7 @@
 //! let mut rx = vfio_netmap::ports::open(&format!("netmap:{name}}}0"))?;
 //!
 //! // Fill transmit buffers in place, then send them.
-//! let mut batch = tx.tx_batch(0);
+//! let mut batch = tx.tx_batch(0)?;
 //! for i in 0..3u8 {
 //!     batch.push_with(|buf| {
 //!         buf[..4].copy_from_slice(&[i; 4]);
@@ -20,7 +20,7 @@
 //! // Receive them as &[u8]; they are handed back when the batch drops.
 //! rx.rxsync()?;
 //! let mut got = Vec::new();
-//! let mut packets = rx.rx_batch(0);
+//! let mut packets = rx.rx_batch(0)?;
 //! while let Some(pkt) = packets.next() {
 //!     got.push(pkt.to_vec());
 //! }
@@ -191,31 +191,33 @@ impl Drop for TxBatch<'_> {
 }
 
 impl Port {
-    /// The packets waiting on RX ring `ring` (after the last rxsync).
-    pub fn rx_batch(&mut self, ring: usize) -> RxBatch<'_> {
-        let r = self.rx_ring(ring);
+    /// The packets waiting on RX ring `ring` (after the last rxsync);
+    /// [`ApiError::NoSuchRing`] if the port has no such RX ring.
+    pub fn rx_batch(&mut self, ring: usize) -> Result<RxBatch<'_>, ApiError> {
+        let r = self.rx_ring(ring)?;
         let (next, tail, valid) = batch_range(&r);
-        RxBatch {
+        Ok(RxBatch {
             ring: r,
             next,
             tail,
             valid,
             skipped: 0,
-        }
+        })
     }
 
-    /// The free slots of TX ring `ring` (after the last txsync).
-    pub fn tx_batch(&mut self, ring: usize) -> TxBatch<'_> {
-        let r = self.tx_ring(ring);
+    /// The free slots of TX ring `ring` (after the last txsync);
+    /// [`ApiError::NoSuchRing`] if the port has no such TX ring.
+    pub fn tx_batch(&mut self, ring: usize) -> Result<TxBatch<'_>, ApiError> {
+        let r = self.tx_ring(ring)?;
         let (next, tail, valid) = batch_range(&r);
-        TxBatch {
+        Ok(TxBatch {
             ring: r,
             next,
             tail,
             filled: 0,
             valid,
             bad_slot: None,
-        }
+        })
     }
 }
 
@@ -245,7 +247,7 @@ fn batch_range(r: &Ring<'_>) -> (u32, u32, bool) {
 /// let mut a_rx = vfio_netmap::ports::open(&format!("netmap:{name}}}0"))?;
 /// let mut b_tx = vfio_netmap::ports::open(&format!("netmap:{name}{{1"))?;
 /// let mut b_rx = vfio_netmap::ports::open(&format!("netmap:{name}}}1"))?;
-/// let mut batch = a_tx.tx_batch(0);
+/// let mut batch = a_tx.tx_batch(0)?;
 /// batch.push(b"hello");
 /// batch.commit();
 /// a_tx.txsync()?;
@@ -254,7 +256,7 @@ fn batch_range(r: &Ring<'_>) -> (u32, u32, bool) {
 /// b_tx.txsync()?;
 /// a_rx.rxsync()?;
 /// b_rx.rxsync()?;
-/// assert_eq!(b_rx.rx_batch(0).next(), Some(&b"hello"[..]));
+/// assert_eq!(b_rx.rx_batch(0)?.next(), Some(&b"hello"[..]));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn forward(
@@ -270,8 +272,8 @@ pub fn forward(
             b: to.name().to_string(),
         });
     }
-    let rx = from.rx_ring(rx_ring);
-    let tx = to.tx_ring(tx_ring);
+    let rx = from.rx_ring(rx_ring)?;
+    let tx = to.tx_ring(tx_ring)?;
     let (ri, ti) = (rx.head(), tx.head());
     // Tails move only in a sync, never during this loop: read them once.
     let (rx_tail, tx_tail) = (rx.tail(), tx.tail());

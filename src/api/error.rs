@@ -3,6 +3,20 @@
 use super::kring::RingId;
 use crate::mem::MemError;
 
+/// How to ask for a ring a port has: a port bound to one direction has no
+/// rings of the other; otherwise, a smaller index.
+fn no_such_ring_fix(what: &str, count: u32) -> String {
+    match count {
+        0 => format!(
+            "it has no {what}s: it was opened `/R` (RX rings only) or `/T` (TX rings only); \
+             open it without that suffix to use both"
+        ),
+        _ => format!(
+            "it has {count}: use an index below {count} (in a port name, `-N` with N < {count})"
+        ),
+    }
+}
+
 /// Everything the netmap API can report to an application.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -88,8 +102,18 @@ pub enum ApiError {
         num_slots: u32,
     },
 
+    /// A wait gave up because a cancellation was requested
+    /// ([`cancel::request`](super::cancel::request), which a SIGINT/SIGTERM
+    /// handler calls).
+    #[error(
+        "interrupted: a cancellation was requested (SIGINT/SIGTERM, through \
+         `api::cancel::request`); nothing is wrong with the port: call `api::cancel::clear` \
+         to wait again"
+    )]
+    Interrupted,
+
     /// A ring or ring pair was asked for by an index the port does not have.
-    #[error("port `{port}` has no {what} {index} (it has {count}); use `-N` with N < {count}")]
+    #[error("port `{port}` has no {what} {index} ({})", no_such_ring_fix(what, *count))]
     NoSuchRing {
         /// The port's name.
         port: String,

@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod batch;
+pub mod cancel;
 pub mod error;
 mod futex;
 pub mod kring;

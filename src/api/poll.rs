@@ -9,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use super::backend::Wait;
+use super::cancel;
 use super::error::ApiError;
 use super::futex;
 use super::pipe::PEER_CHECK;
@@ -47,12 +48,14 @@ fn check(item: &mut PollItem<'_>) -> Result<u8, ApiError> {
     let port = &mut *item.port;
     let mut revents = 0;
     port.txsync()?;
-    if item.events & POLLOUT != 0 && (0..port.num_tx_rings()).any(|i| !port.tx_ring(i).is_empty()) {
+    if item.events & POLLOUT != 0
+        && (0..port.num_tx_rings()).any(|i| port.tx_ring(i).is_ok_and(|r| !r.is_empty()))
+    {
         revents |= POLLOUT;
     }
     if item.events & POLLIN != 0 {
         port.rxsync()?;
-        if (0..port.num_rx_rings()).any(|i| !port.rx_ring(i).is_empty()) {
+        if (0..port.num_rx_rings()).any(|i| port.rx_ring(i).is_ok_and(|r| !r.is_empty())) {
             revents |= POLLIN;
         }
     }
@@ -61,6 +64,10 @@ fn check(item: &mut PollItem<'_>) -> Result<u8, ApiError> {
 
 /// Waits until one of `items` is ready or `timeout` passes (`None`: no
 /// limit). Returns how many items are ready; each item's `revents` says how.
+/// Returns [`ApiError::Interrupted`] instead of sleeping once a
+/// cancellation was requested ([`cancel`]), which it
+/// looks at every [`cancel::CHECK_EVERY`] while asleep: the way out of a
+/// wait without end on Ctrl-C, as poll(2)'s `EINTR`.
 pub fn poll(items: &mut [PollItem<'_>], timeout: Option<Duration>) -> Result<usize, ApiError> {
     // A timeout too long to represent waits without end, as `None` does.
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
@@ -74,8 +81,24 @@ pub fn poll(items: &mut [PollItem<'_>], timeout: Option<Duration>) -> Result<usi
             return Ok(ready);
         }
         let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let progressed = remaining != Some(Duration::ZERO)
-            && sleep_until_progress(items, remaining.map_or(PEER_CHECK, |r| r.min(PEER_CHECK)));
+        if remaining != Some(Duration::ZERO) && cancel::requested() {
+            return Err(ApiError::Interrupted);
+        }
+        // Slices of at most CHECK_EVERY: the cancellation flag is looked at
+        // between them. Peers are looked at every PEER_CHECK.
+        let slice = remaining.map_or(PEER_CHECK, |r| r.min(PEER_CHECK));
+        let started = Instant::now();
+        let mut progressed = false;
+        while remaining != Some(Duration::ZERO) && !cancel::requested() {
+            let left = slice.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                break;
+            }
+            if sleep_until_progress(items, left.min(cancel::CHECK_EVERY)) {
+                progressed = true;
+                break;
+            }
+        }
         if !progressed {
             let mut hup = 0;
             for item in items.iter_mut().filter(|item| item.port.peer_gone()) {

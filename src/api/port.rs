@@ -319,25 +319,34 @@ impl Port {
                 && self.region.backing() == other.region.backing())
     }
 
-    /// Transmit ring `i` (raw netmap view).
-    pub fn tx_ring(&self, i: usize) -> Ring<'_> {
-        let (off, k) = &self.tx[i];
-        Ring::new(&self.region, self.own_ring(*off, k), k.id)
+    /// Transmit ring `i` (raw netmap view), of the bound ones; a port
+    /// without it (fewer rings, or bound `/R`) says
+    /// [`ApiError::NoSuchRing`].
+    pub fn tx_ring(&self, i: usize) -> Result<Ring<'_>, ApiError> {
+        self.ring(Direction::Tx, i)
     }
 
-    /// Receive ring `i` (raw netmap view).
-    pub fn rx_ring(&self, i: usize) -> Ring<'_> {
-        let (off, k) = &self.rx[i];
-        Ring::new(&self.region, self.own_ring(*off, k), k.id)
+    /// Receive ring `i` (raw netmap view), of the bound ones; a port
+    /// without it (fewer rings, or bound `/T`) says
+    /// [`ApiError::NoSuchRing`].
+    pub fn rx_ring(&self, i: usize) -> Result<Ring<'_>, ApiError> {
+        self.ring(Direction::Rx, i)
     }
 
-    /// One of the port's own rings. Their offsets and sizes were computed
-    /// by this process (NICs) or checked when the port opened (pipes), so
-    /// they always fit the region.
-    fn own_ring(&self, offset: usize, k: &KRing) -> crate::mem::RingMem<'_> {
-        self.region
-            .ring(offset, k.num_slots)
-            .expect("a port's own ring offsets are checked at open")
+    fn ring(&self, dir: Direction, i: usize) -> Result<Ring<'_>, ApiError> {
+        let rings = if dir == Direction::Tx {
+            &self.tx
+        } else {
+            &self.rx
+        };
+        let (off, k) = rings.get(i).ok_or_else(|| self.no_ring(dir, i))?;
+        // Offsets and sizes of a port's own rings were computed by this
+        // process (NICs) or checked when the port opened (pipes).
+        Ok(Ring::new(
+            &self.region,
+            self.region.ring(*off, k.num_slots)?,
+            k.id,
+        ))
     }
 
     /// netmap's NIOCTXSYNC on every bound TX ring.
@@ -377,6 +386,9 @@ impl Port {
             let dir = if TX { Direction::Tx } else { Direction::Rx };
             return Err(self.no_ring(dir, i));
         };
+        // A region file truncated under us reads as zeros from now on:
+        // say so rather than sync garbage.
+        self.region.intact()?;
         let mem = self.region.ring(*off, kring.num_slots)?;
         let head = kring.prologue(&mem)?;
         let before = kring.hwtail;

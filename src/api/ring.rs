@@ -9,7 +9,7 @@
 //! let mut rx = vfio_netmap::ports::open(&format!("netmap:{name}}}0"))?;
 //!
 //! // Transmit: fill slots from cur while there is space, then move head.
-//! let mut ring = tx.tx_ring(0);
+//! let mut ring = tx.tx_ring(0)?;
 //! let mut cur = ring.cur();
 //! for byte in [7u8, 8, 9] {
 //!     ring.buf_mut(cur).unwrap()[..60].fill(byte);
@@ -21,7 +21,7 @@
 //!
 //! // Receive: [head, tail) holds packets; moving head releases them.
 //! rx.rxsync()?;
-//! let ring = rx.rx_ring(0);
+//! let ring = rx.rx_ring(0)?;
 //! let mut head = ring.head();
 //! let mut first_bytes = vec![];
 //! while head != ring.tail() {

@@ -465,6 +465,20 @@ pub enum DriverError {
     #[error(transparent)]
     Mem(#[from] crate::mem::MemError),
 
+    /// A wait while opening a device gave up because a cancellation was
+    /// requested (`api::cancel::request`, which the tools' SIGINT/SIGTERM
+    /// handlers call).
+    #[error(
+        "{device}: interrupted (SIGINT/SIGTERM) while waiting for {what}; nothing is wrong with \
+         the device: open it again (with a shorter `@conf:link-wait=SECS` if its link is down)"
+    )]
+    Interrupted {
+        /// The device, as `ADDR (model)`, or the port name.
+        device: String,
+        /// What the driver was waiting for, e.g. "the link".
+        what: &'static str,
+    },
+
     /// The ixgbe driver failed to set up or run the NIC.
     #[error("{device}: {source}")]
     Ixgbe {

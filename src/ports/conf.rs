@@ -2,6 +2,8 @@
 //! against what the port's kind accepts: an unknown or misplaced option is
 //! an error naming the valid ones, never silently ignored.
 
+use std::time::Duration;
+
 use super::error::PortError;
 use super::name::{OptionValue, PortName};
 
@@ -74,6 +76,24 @@ impl<'a> Conf<'a> {
                     port: self.port.to_string(),
                     message: format!("`@conf:{key}={v}`: expected a number (0 to {})", u32::MAX),
                 })
+            })
+            .transpose()
+    }
+
+    /// The duration in `@conf:KEY=SECS`, if given: any number of seconds,
+    /// one beyond `u64::MAX` taken as `u64::MAX` (for a wait: until
+    /// cancelled), never an overflow.
+    pub fn seconds(&self, key: &str) -> Result<Option<Duration>, PortError> {
+        self.parsed
+            .conf(key)
+            .map(|v| {
+                if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(PortError::BadOption {
+                        port: self.port.to_string(),
+                        message: format!("`@conf:{key}={v}`: expected a number of seconds"),
+                    });
+                }
+                Ok(Duration::from_secs(v.parse::<u64>().unwrap_or(u64::MAX)))
             })
             .transpose()
     }

@@ -11,6 +11,15 @@
 //! the pipe brings to the model's receive path. The link is up while both
 //! ends are open. All model ports of a process share one region, so
 //! `bridge` between two of them swaps buffers without copying.
+//!
+//! The cable has flow control, as Ethernet's PAUSE frames give: the model
+//! fetches no more TX descriptors than the far end's pipe has room for,
+//! so a receiver that falls behind (or stops) holds the sending driver's
+//! ring full and its application waiting, for as long as it takes, and no
+//! frame is lost. Only frames sent while nothing is plugged in at the far
+//! end (the link is down) are lost; they are counted, and the port's
+//! [`NicInfo`](crate::api::NicInfo) reports them as the `wire_lost`
+//! counter (pkt-gen prints it and fails when it is not 0).
 
 use std::collections::VecDeque;
 
@@ -24,10 +33,14 @@ use super::conf::{Accepts, Conf};
 use super::error::PortError;
 use super::name::PortName;
 use super::nic::{from_opened, nic_options, queue};
-use crate::api::{ApiError, Backend, NicParts, NicRings, Port, QueueParts, QueueSet};
+use crate::abi::Direction;
+use crate::api::{
+    ApiError, Backend, KRing, NicControl, NicInfo, NicParts, NicRings, Port, QueueParts, QueueSet,
+    Wait,
+};
 use crate::driver::ixgbe::{self, Ixgbe};
 use crate::driver::{DriverError, NicOptions, OpenedNic};
-use crate::mem::Region;
+use crate::mem::{Region, RingMem};
 
 // The model allows its own dead code (it serves tests too).
 #[path = "../../hw/models/ixgbe/mod.rs"]
@@ -84,10 +97,11 @@ pub(super) fn open(port: &str, parsed: &PortName, name: &str) -> Result<Port, Po
     let opened = match queue {
         None => {
             let (region, rings, nic, parts) = bring_up(port, cables, index, &opts)?;
+            let wire = parts.wire.clone();
             OpenedNic::Whole(NicParts {
                 region,
                 rings,
-                backend: Box::new(nic),
+                backend: Box::new(WireCounted { nic, wire }),
                 keep_alive: Box::new(parts),
             })
         }
@@ -95,7 +109,10 @@ pub(super) fn open(port: &str, parsed: &PortName, name: &str) -> Result<Port, Po
             let (region, rings, nic, parts) = bring_up(port, cables, index, &opts)?;
             let queues = ixgbe::split(nic)
                 .into_iter()
-                .map(|queue| Box::new(queue) as Box<dyn Backend>)
+                .map(|nic| {
+                    let wire = parts.wire.clone();
+                    Box::new(WireCounted { nic, wire }) as Box<dyn Backend>
+                })
                 .collect();
             Ok::<_, PortError>(QueueParts {
                 region,
@@ -111,8 +128,10 @@ pub(super) fn open(port: &str, parsed: &PortName, name: &str) -> Result<Port, Po
 /// What keeps a model port's device alive: its cable and its thread.
 struct ModelParts {
     /// Stopped first: no more frames into a model being torn down.
-    _wire: WireThread,
+    _wire_thread: WireThread,
     _runner: Runner,
+    /// The cable end, for its loss counter.
+    wire: Arc<PipeWire>,
 }
 
 /// The process's model region (32768 buffers: room for several ports with
@@ -143,10 +162,10 @@ fn bring_up(
     let model = IxgbeModel::new(Config::new(mac), Arc::new(RegionDma(region.clone())));
     model.plug(wire.clone());
     let runner = model.start();
-    let wire = WireThread::start(wire, Arc::downgrade(&model));
     let parts = ModelParts {
-        _wire: wire,
+        _wire_thread: WireThread::start(wire.clone(), Arc::downgrade(&model)),
         _runner: runner,
+        wire,
     };
     let rings = NicRings::allocate(&region, port, opts.rings, opts.slots)?;
     let options = ixgbe::Options {
@@ -178,7 +197,7 @@ fn bring_up(
 /// A cable end: one end of a netmap pipe.
 struct PipeWire {
     port: Mutex<Port>,
-    /// Frames the far end had no room for (lost on the wire).
+    /// Frames sent while the far end was not there (lost on the wire).
     lost: AtomicU64,
     /// Whether the far end is open, as the wire thread last saw it: the
     /// model asks while holding its own lock, so this must not take the
@@ -223,8 +242,7 @@ impl PipeWire {
             n += 1;
         }
         let mut port = self.lock();
-        if port.rxsync_ring(0).is_ok() {
-            let mut batch = port.rx_batch(0);
+        if let Ok(mut batch) = port.rxsync_ring(0).and_then(|()| port.rx_batch(0)) {
             while let Some(f) = batch.next() {
                 if !held.is_empty() || !model.deliver(f) {
                     held.push_back(f.to_vec());
@@ -242,37 +260,101 @@ impl PipeWire {
 }
 
 impl WireEnd for PipeWire {
-    /// With flow control, as Ethernet's PAUSE frames give: while the far
-    /// end's pipe is full the model's transmit waits (so the sending
-    /// driver's ring fills and its application waits), instead of frames
-    /// vanishing on a wire that in reality runs at the receiver's pace.
-    /// A far end that goes away, or stalls for a second, loses the rest.
+    /// Puts the frames in the pipe. The model sends no more than
+    /// [`room`](WireEnd::room) said fits, so all fit while the far end is
+    /// there; with no far end (or a frame larger than the pipe's buffers)
+    /// they are lost, and counted.
     fn send(&self, frames: Vec<Vec<u8>>) {
-        let mut rest = &frames[..];
-        let deadline = std::time::Instant::now() + Duration::from_secs(1);
-        while !rest.is_empty() {
+        let mut lost = frames.len();
+        if self.far_end.load(Ordering::Relaxed) {
             let mut port = self.lock();
-            let mut batch = port.tx_batch(0);
-            let mut sent = 0;
-            while sent < rest.len() && batch.push(&rest[sent]) {
-                sent += 1;
+            if let Ok(mut batch) = port.tx_batch(0) {
+                for f in &frames {
+                    lost -= batch.push(f) as usize;
+                }
             }
-            drop(batch);
             let _ = port.txsync();
-            rest = &rest[sent..];
-            if rest.is_empty() {
-                break;
-            }
-            if !port.peer_alive() || std::time::Instant::now() > deadline {
-                self.lost.fetch_add(rest.len() as u64, Ordering::Relaxed);
-                break;
-            }
-            drop(port);
-            std::thread::yield_now();
+        }
+        if lost > 0 {
+            self.lost.fetch_add(lost as u64, Ordering::Relaxed);
         }
     }
     fn connected(&self) -> bool {
         self.far_end.load(Ordering::Relaxed)
+    }
+    /// Flow control, as Ethernet's PAUSE frames give: the pipe's free
+    /// slots while the far end is there, so a far end that falls behind
+    /// or stops holds the model's transmit back (and with it the sending
+    /// driver and its application), however long, instead of frames
+    /// vanishing. With nothing plugged in, no limit: the link is down and
+    /// what is sent is lost (and counted), as on a real cable.
+    fn room(&self) -> usize {
+        if !self.far_end.load(Ordering::Relaxed) {
+            return usize::MAX;
+        }
+        let mut port = self.lock();
+        let _ = port.txsync_ring(0);
+        port.tx_ring(0).map_or(0, |r| r.space() as usize)
+    }
+}
+
+/// A model port's driver, plus the cable's loss counter in its
+/// [`NicInfo`] (`wire_lost`).
+struct WireCounted<B> {
+    nic: B,
+    wire: Arc<PipeWire>,
+}
+
+impl<B: Backend + NicControl> Backend for WireCounted<B> {
+    #[inline]
+    fn txsync(
+        &mut self,
+        region: &Region,
+        mem: &RingMem<'_>,
+        kring: &mut KRing,
+        head: u32,
+    ) -> Result<(), ApiError> {
+        self.nic.txsync(region, mem, kring, head)
+    }
+    #[inline]
+    fn rxsync(
+        &mut self,
+        region: &Region,
+        mem: &RingMem<'_>,
+        kring: &mut KRing,
+        head: u32,
+    ) -> Result<(), ApiError> {
+        self.nic.rxsync(region, mem, kring, head)
+    }
+    fn arm_wait<'r>(&self, region: &'r Region, kring: &KRing) -> Wait<'r> {
+        self.nic.arm_wait(region, kring)
+    }
+    fn disarm_wait(&self, region: &Region, dir: Direction) {
+        self.nic.disarm_wait(region, dir)
+    }
+    fn peer_alive(&self, region: &Region) -> bool {
+        self.nic.peer_alive(region)
+    }
+    fn close(&mut self, region: &Region) {
+        self.nic.close(region)
+    }
+    fn nic(&mut self) -> Option<&mut dyn NicControl> {
+        Some(self)
+    }
+}
+
+impl<B: NicControl> NicControl for WireCounted<B> {
+    fn info(&mut self) -> NicInfo {
+        let mut info = self.nic.info();
+        let lost = self.wire.lost.load(Ordering::Relaxed);
+        info.counters.push(("wire_lost", lost));
+        info
+    }
+    fn set_promiscuous(&mut self, on: bool) {
+        self.nic.set_promiscuous(on)
+    }
+    fn set_mac(&mut self, mac: [u8; 6]) {
+        self.nic.set_mac(mac)
     }
 }
 

@@ -1,8 +1,6 @@
 //! What NIC ports share, whatever drives the NIC: the `@conf:` options a
 //! NIC takes and queue ports (`-N` on a multi-queue NIC).
 
-use std::time::Duration;
-
 use super::conf::Conf;
 use super::error::PortError;
 use super::name::{PortName, RegMode};
@@ -43,8 +41,8 @@ pub(super) fn nic_options(port: &str, conf: &Conf<'_>) -> Result<NicOptions, Por
     if let Some(p) = conf.number("promisc")? {
         opts.promiscuous = p != 0;
     }
-    if let Some(w) = conf.number("link-wait")? {
-        opts.link_wait = Duration::from_secs(w.into());
+    if let Some(w) = conf.seconds("link-wait")? {
+        opts.link_wait = w;
     }
     if let Some(rings) = conf.number("rings")? {
         if !(1..=64).contains(&rings) {

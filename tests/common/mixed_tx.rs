@@ -35,7 +35,7 @@ pub fn mixed_transmit(
     while got < total {
         // Fill up to 200 buffers (the peer's ring holds 255), in batches
         // that reach past the 64-slot report interval.
-        let mut ring = a.tx_ring(0);
+        let mut ring = a.tx_ring(0).unwrap();
         let (head, tail) = (ring.head(), ring.tail());
         let free = (tail + SLOTS - head) % SLOTS;
         let budget = free.min(1 + rand(200) as u32);
@@ -80,7 +80,7 @@ pub fn mixed_transmit(
             // comes: only that frame is still the application's.
             drop(starts.drain(..starts.len() - 1));
         }
-        let ring = a.tx_ring(0);
+        let ring = a.tx_ring(0).unwrap();
         if rand(4) == 0 && !starts.is_empty() {
             let at = starts[rand(starts.len() as u64) as usize];
             let good = ring.slot(at).unwrap().buf_idx;
@@ -91,15 +91,15 @@ pub fn mixed_transmit(
                 matches!(err, ApiError::BadBufIdx { slot, .. } if slot == at),
                 "{err}"
             );
-            a.tx_ring(0).set_buf_idx(at, good).unwrap();
+            a.tx_ring(0).unwrap().set_buf_idx(at, good).unwrap();
             cuts += 1;
         }
-        let ring = a.tx_ring(0);
+        let ring = a.tx_ring(0).unwrap();
         ring.advance_to(cur);
         a.txsync().unwrap();
         // The model completes at the tail write and every batch ends with
         // a report: all transmit slots are the application's again.
-        let ring = a.tx_ring(0);
+        let ring = a.tx_ring(0).unwrap();
         assert_eq!(
             (ring.tail() + SLOTS - ring.head()) % SLOTS,
             SLOTS - 1,
@@ -107,7 +107,7 @@ pub fn mixed_transmit(
         );
 
         b.rxsync().unwrap();
-        let rx = b.rx_ring(0);
+        let rx = b.rx_ring(0).unwrap();
         let mut h = rx.head();
         while h != rx.tail() {
             partial.extend_from_slice(rx.packet(h).unwrap());
@@ -131,6 +131,6 @@ pub fn mixed_transmit(
     assert!(cuts > 50 && held > 50, "cuts {cuts}, held {held}");
     // Every transmit slot came back: the application owns all but one.
     a.txsync().unwrap();
-    let ring = a.tx_ring(0);
+    let ring = a.tx_ring(0).unwrap();
     assert_eq!((ring.tail() + SLOTS - ring.head()) % SLOTS, SLOTS - 1);
 }

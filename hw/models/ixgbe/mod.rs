@@ -260,6 +260,14 @@ pub trait WireEnd: Send + Sync {
     fn send(&self, frames: Vec<Vec<u8>>);
     /// Whether something is plugged in at the far end (the link).
     fn connected(&self) -> bool;
+    /// How many frames the far end can take now: flow control (802.3x
+    /// PAUSE). A threaded model fetches no more TX descriptors than this,
+    /// so while the far end holds back, the descriptors stay with the
+    /// device and the sending driver's ring fills, as on hardware. Called
+    /// without the model's lock held.
+    fn room(&self) -> usize {
+        usize::MAX
+    }
 }
 
 /// What the cable is plugged into.
@@ -356,6 +364,16 @@ impl IxgbeModel {
         self.receive_or_wait(frame, true)
     }
 
+    /// How many frames the cable takes now ([`WireEnd::room`]; no limit
+    /// for a model-to-model wire).
+    fn wire_room(&self) -> usize {
+        let end = match &*self.peer.lock().unwrap_or_else(|e| e.into_inner()) {
+            Peer::End(end) => end.clone(),
+            _ => return usize::MAX,
+        };
+        end.room()
+    }
+
     /// Whether the far end is there (always, for a model-to-model wire).
     fn far_end_present(&self) -> bool {
         match &*self.peer.lock().unwrap_or_else(|e| e.into_inner()) {
@@ -375,18 +393,27 @@ impl IxgbeModel {
             let mut idle = 0u32;
             while !flag.load(Ordering::Relaxed) {
                 let Some(m) = model.upgrade() else { break };
-                let frames = {
-                    let mut s = m.lock();
-                    (0..QUEUES)
-                        .flat_map(|q| {
-                            if s.get(tdt(q)) != s.get(tdh(q)) {
-                                m.transmit(&mut s, q)
-                            } else {
-                                Vec::new()
-                            }
-                        })
-                        .collect::<Vec<_>>()
+                let pending = {
+                    let s = m.lock();
+                    (0..QUEUES).any(|q| s.get(tdt(q)) != s.get(tdh(q)))
                 };
+                let mut frames = Vec::new();
+                if pending {
+                    // Asked before taking the lock: a wire end takes its
+                    // own, which its receive path holds while it calls in.
+                    let mut room = m.wire_room();
+                    let mut s = m.lock();
+                    for q in 0..QUEUES {
+                        if room == 0 {
+                            break;
+                        }
+                        if s.get(tdt(q)) != s.get(tdh(q)) {
+                            let sent = m.transmit(&mut s, q, room);
+                            room -= sent.len();
+                            frames.extend(sent);
+                        }
+                    }
+                }
                 if frames.is_empty() {
                     idle += 1;
                     if idle > 64 {
@@ -487,7 +514,7 @@ impl IxgbeModel {
             if self.threaded.load(Ordering::Relaxed) {
                 return;
             }
-            self.transmit(&mut s, q)
+            self.transmit(&mut s, q, usize::MAX)
         };
         self.send(frames);
     }
@@ -635,7 +662,7 @@ impl IxgbeModel {
                 if self.threaded.load(Ordering::Relaxed) {
                     return;
                 }
-                self.transmit(&mut s, q)
+                self.transmit(&mut s, q, usize::MAX)
             } else {
                 s.set(off, v);
                 return;
@@ -669,9 +696,10 @@ impl IxgbeModel {
         }
     }
 
-    /// Processes queue `q`'s descriptors from TDH to TDT; returns the
+    /// Processes queue `q`'s descriptors from TDH towards TDT, stopping
+    /// before the frame that would exceed `limit` frames; returns the
     /// complete frames.
-    fn transmit(&self, s: &mut State, q: usize) -> Vec<Vec<u8>> {
+    fn transmit(&self, s: &mut State, q: usize, limit: usize) -> Vec<Vec<u8>> {
         let mut frames = Vec::new();
         if s.get(txdctl(q)) & ENABLE == 0
             || s.get(DMATXCTL) & 1 == 0
@@ -692,7 +720,7 @@ impl IxgbeModel {
         let mut frame = Vec::new();
         let mut paylen = None;
         let counter = s.counter_set(TQSM, q);
-        while head != tail {
+        while head != tail && (frames.len() < limit || !frame.is_empty()) {
             let at = base + head as u64 * 16;
             let mut d = [0u8; 16];
             if !self.dma.read(at, &mut d) {

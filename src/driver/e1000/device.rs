@@ -6,11 +6,12 @@ use super::desc::{RxDesc, TxDesc};
 use super::queue::{RxQueue, TailWrites, TxQueue};
 use super::regs::*;
 use crate::abi::Direction;
+use crate::api::cancel;
 use crate::api::{ApiError, Backend, KRing, NicControl, NicInfo, Wait};
 use crate::driver::DriverError;
 use crate::driver::desc_queue::QueueErrors;
 use crate::driver::desc_ring::{DescRing, DmaWindow};
-use crate::driver::link::wait_for_link;
+use crate::driver::link::{Interrupted, wait_for_link};
 use crate::driver::pci_ids::{self, DriverKind};
 use crate::driver::regs::RegisterAccess;
 use crate::driver::vfio::Interrupts;
@@ -193,7 +194,7 @@ impl<R: RegisterAccess> E1000<R> {
                 device: opts.device,
             });
         }
-        Self::reset(&regs, &opts.device)?;
+        Self::reset(&regs, &opts.device, true)?;
         let mac = Self::read_mac(&regs, model);
         let tx = TxQueue::new(DescRing::<TxDesc>::new(region, n, window)?);
         let rx = RxQueue::new(DescRing::<RxDesc>::new(region, n, window)?, rx_ring, window);
@@ -213,11 +214,22 @@ impl<R: RegisterAccess> E1000<R> {
         nic.clear_stats();
         nic.setup_rx(n);
         nic.setup_tx(n);
-        nic.wait_link(opts.link_wait);
+        if nic.wait_link(opts.link_wait).is_err() {
+            nic.stop();
+            nic.tx.descs.release(region);
+            nic.rx.ring.descs.release(region);
+            return Err(DriverError::Interrupted {
+                device: nic.device.clone(),
+                what: "the link",
+            });
+        }
         Ok(nic)
     }
 
-    fn reset(regs: &R, device: &str) -> Result<(), DriverError> {
+    /// Resets the device and waits (at most 500 ms) for it; at open
+    /// (`cancellable`) a requested cancellation ends the wait, when
+    /// stopping nothing does (no DMA may outlive the stop).
+    fn reset(regs: &R, device: &str, cancellable: bool) -> Result<(), DriverError> {
         regs.write32(IMC, u32::MAX);
         regs.write32(CTRL, regs.read32(CTRL) | CTRL_RST);
         let limit = Duration::from_millis(500);
@@ -238,6 +250,12 @@ impl<R: RegisterAccess> E1000<R> {
                     device: device.to_string(),
                     what: "CTRL.RST",
                     waited: limit,
+                });
+            }
+            if cancellable && cancel::requested() {
+                return Err(DriverError::Interrupted {
+                    device: device.to_string(),
+                    what: "the reset",
                 });
             }
             std::thread::sleep(Duration::from_millis(1));
@@ -322,7 +340,7 @@ impl<R: RegisterAccess> E1000<R> {
         r.write32(TCTL, TCTL_DEFAULT);
     }
 
-    fn wait_link(&self, limit: Duration) {
+    fn wait_link(&self, limit: Duration) -> Result<(), Interrupted> {
         let removed = || self.regs.read32(STATUS) == u32::MAX;
         let step = Duration::from_millis(10);
         wait_for_link(
@@ -331,7 +349,7 @@ impl<R: RegisterAccess> E1000<R> {
             step,
             || self.link_is_up(),
             removed,
-        );
+        )
     }
 
     /// Whether STATUS reports link up (false if the device is gone).
@@ -429,7 +447,7 @@ impl<R: RegisterAccess> E1000<R> {
         self.regs.write32(IMC, u32::MAX);
         self.regs.write32(RCTL, 0);
         self.regs.write32(TCTL, 0);
-        let _ = Self::reset(&self.regs, &self.device);
+        let _ = Self::reset(&self.regs, &self.device, false);
     }
 }
 

@@ -9,9 +9,10 @@ use super::regs::*;
 use std::sync::Arc;
 
 use crate::abi::Direction;
+use crate::api::cancel;
 use crate::api::{ApiError, Backend, KRing, NicControl, NicInfo, NicRings, Wait};
 use crate::driver::desc_ring::{DescRing, DmaWindow};
-use crate::driver::link::wait_for_link;
+use crate::driver::link::{Interrupted, wait_for_link};
 use crate::driver::pci_ids::{self, DriverKind};
 use crate::driver::regs::RegisterAccess;
 use crate::driver::vfio::Interrupts;
@@ -193,6 +194,17 @@ pub enum IxgbeError {
     /// Allocating rings in the memory region failed.
     #[error(transparent)]
     Mem(#[from] MemError),
+    /// A wait while bringing the NIC up gave up because a cancellation was
+    /// requested (`api::cancel::request`, which the tools' SIGINT/SIGTERM
+    /// handlers call).
+    #[error(
+        "interrupted (SIGINT/SIGTERM) while waiting for {what}; nothing is wrong with the NIC: \
+         open it again (with a shorter `@conf:link-wait=SECS` if its link is down)"
+    )]
+    Interrupted {
+        /// What the driver was waiting for, e.g. "the link".
+        what: &'static str,
+    },
 }
 
 /// Options when bringing the NIC up.
@@ -328,7 +340,7 @@ impl<R: RegisterAccess> Ixgbe<R> {
         if regs.read32(STATUS) == u32::MAX {
             return Err(IxgbeError::Removed);
         }
-        Self::reset(&regs, chip, opts.init_timeout)?;
+        Self::reset(&regs, chip, opts.init_timeout, true)?;
         let mac = Self::read_mac(&regs);
         let mut tx = Vec::with_capacity(queues);
         let mut rx = Vec::with_capacity(queues);
@@ -368,13 +380,19 @@ impl<R: RegisterAccess> Ixgbe<R> {
             nic.release(region);
             return Err(e);
         }
-        nic.wait_link(opts.link_wait);
+        if nic.wait_link(opts.link_wait).is_err() {
+            nic.stop();
+            nic.release(region);
+            return Err(IxgbeError::Interrupted { what: "the link" });
+        }
         Ok(nic)
     }
 
     /// 4.6.3.1-4.6.3.2: mask interrupts, global reset, wait for it, mask
-    /// again, wait for the EEPROM auto-read and the DMA init.
-    fn reset(regs: &R, chip: Chip, limit: Duration) -> Result<(), IxgbeError> {
+    /// again, wait for the EEPROM auto-read and the DMA init. At open
+    /// (`cancellable`) a requested cancellation ends the waits; when
+    /// stopping the NIC, nothing does (no DMA may outlive the stop).
+    fn reset(regs: &R, chip: Chip, limit: Duration, cancellable: bool) -> Result<(), IxgbeError> {
         regs.write32(EIMC, EIMC_VALID_MASK);
         regs.write32(CTRL, regs.read32(CTRL) | CTRL_RST_MASK);
         // The datasheet asks for at least 1 ms before polling.
@@ -391,27 +409,26 @@ impl<R: RegisterAccess> Ixgbe<R> {
             if start.elapsed() > limit {
                 return Err(IxgbeError::ResetTimeout(limit));
             }
+            if cancellable && cancel::requested() {
+                return Err(IxgbeError::Interrupted { what: "the reset" });
+            }
             std::thread::sleep(Duration::from_millis(1));
         }
         regs.write32(EIMC, EIMC_VALID_MASK);
-        Self::wait_bits(regs, chip.eec(), EEC_ARD, limit, "EEPROM auto-read", "EEC")?;
-        Self::wait_bits(
-            regs,
-            RDRXCTL,
-            RDRXCTL_DMAIDONE,
-            limit,
-            "DMA initialization",
-            "RDRXCTL",
-        )
+        let eec = (chip.eec(), EEC_ARD, "EEPROM auto-read", "EEC");
+        Self::wait_bits(regs, eec, limit, cancellable)?;
+        let dma = (RDRXCTL, RDRXCTL_DMAIDONE, "DMA initialization", "RDRXCTL");
+        Self::wait_bits(regs, dma, limit, cancellable)
     }
 
+    /// Waits until all of `bits` read set in `reg` (`what` and `name` for
+    /// the error), at most `limit`; and, if `cancellable`, until a
+    /// cancellation is requested.
     fn wait_bits(
         regs: &R,
-        reg: usize,
-        bits: u32,
+        (reg, bits, what, name): (usize, u32, &'static str, &'static str),
         limit: Duration,
-        what: &'static str,
-        name: &'static str,
+        cancellable: bool,
     ) -> Result<(), IxgbeError> {
         let start = Instant::now();
         loop {
@@ -429,6 +446,9 @@ impl<R: RegisterAccess> Ixgbe<R> {
                     value: v,
                     limit,
                 });
+            }
+            if cancellable && cancel::requested() {
+                return Err(IxgbeError::Interrupted { what });
             }
             std::thread::sleep(Duration::from_micros(100));
         }
@@ -561,6 +581,11 @@ impl<R: RegisterAccess> Ixgbe<R> {
             if start.elapsed() > limit {
                 return Err(IxgbeError::QueueEnableTimeout { dir, queue, limit });
             }
+            if cancel::requested() {
+                return Err(IxgbeError::Interrupted {
+                    what: "a queue to enable",
+                });
+            }
             spins += 1;
             if spins > 16 {
                 std::thread::sleep(Duration::from_micros(100));
@@ -647,10 +672,10 @@ impl<R: RegisterAccess> Ixgbe<R> {
         Ok(())
     }
 
-    fn wait_link(&self, limit: Duration) {
+    fn wait_link(&self, limit: Duration) -> Result<(), Interrupted> {
         let step = Duration::from_millis(1);
         let (up, removed) = (|| self.link_is_up(), || self.removed());
-        wait_for_link(self.chip.name(), limit, step, up, removed);
+        wait_for_link(self.chip.name(), limit, step, up, removed)
     }
 
     /// Whether the device has gone (reads all-ones).
@@ -768,7 +793,7 @@ impl<R: RegisterAccess> Ixgbe<R> {
         for q in &self.tx {
             r.write32(txdctl(q.index), r.read32(txdctl(q.index)) & !TXDCTL_ENABLE);
         }
-        let _ = Self::reset(&self.regs, self.chip, Duration::from_millis(100));
+        let _ = Self::reset(&self.regs, self.chip, Duration::from_millis(100), false);
     }
 
     fn release(&mut self, region: &Region) {
