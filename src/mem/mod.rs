@@ -9,6 +9,6 @@ pub mod ring_mem;
 pub use error::{MemError, Scarce};
 pub use mapping::Backing;
 pub use region::{
-    BufBounds, FIRST_USABLE_BUF, MAX_RING_SLOTS, Region, RegionConfig, SharedControl,
+    BufBounds, FIRST_USABLE_BUF, MAX_RING_SLOTS, Pools, Region, RegionConfig, SharedControl,
 };
 pub use ring_mem::{RingMem, SlotHead, SlotRun};
