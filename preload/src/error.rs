@@ -111,7 +111,12 @@ impl PreloadError {
 
 fn port_errno(e: &PortError) -> i32 {
     match e {
-        PortError::Unsupported { what, .. } if what == "a kernel interface" => libc::ENXIO,
+        // A port that does not exist here (netmap: no such interface).
+        PortError::Unsupported { what, .. }
+            if what == "a kernel interface" || what == "a model port" =>
+        {
+            libc::ENXIO
+        }
         PortError::UnknownModel { .. } => libc::ENXIO,
         PortError::ModelPortBusy { .. } => libc::EBUSY,
         PortError::Api(e) => api_errno(e),

@@ -82,6 +82,18 @@ pub fn insert(fd: RawFd, watch: OwnedFd) {
     }
 }
 
+/// Records `fd` as another fd on handle `h` (`dup`).
+pub fn alias(fd: RawFd, h: Shared) {
+    if table().insert(fd, h).is_none() {
+        COUNT.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// Whether another fd of this process still refers to `h`.
+pub fn still_held(h: &Shared) -> bool {
+    any() && table().values().any(|x| Arc::ptr_eq(x, h))
+}
+
 /// Forgets `fd`; returns its handle.
 pub fn remove(fd: RawFd) -> Option<Shared> {
     if !any() {

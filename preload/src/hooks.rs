@@ -57,12 +57,15 @@ fn init() {
 
 /// At exit, each registration ends as a close would end it.
 extern "C" fn at_exit() {
-    for (fd, h) in handle::drain() {
-        // SAFETY: closing an fd this library created.
-        unsafe { real::close(fd) };
+    let all = handle::drain();
+    for (fd, _) in &all {
+        // SAFETY: closing an fd this library created (or a dup of one).
+        unsafe { real::close(*fd) };
+    }
+    for (_, h) in &all {
         // A thread still in poll() on it holds the lock: leave it to the kernel.
         if h.try_lock().is_ok() {
-            handle::release(&h);
+            handle::release(h);
         }
     }
 }
@@ -130,10 +133,101 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
     // SAFETY: passing the call on.
     let rc = unsafe { real::close(fd) };
     if let Some(h) = h {
-        handle::release(&h);
+        closed(&h);
     }
     rc
 }
+
+/// After one fd on `h` was closed (or replaced by `dup2`).
+fn closed(h: &Shared) {
+    if !handle::still_held(h) {
+        handle::release(h);
+    }
+}
+
+/// After `new` was made a copy of `old` (or failed, `new < 0`): `new` is
+/// an emulated fd if `old` is; an emulated fd `new` replaced is closed.
+fn duplicated(old: c_int, new: c_int, replaced: Option<(c_int, Shared)>) {
+    if new < 0 {
+        if let Some((fd, r)) = replaced {
+            handle::alias(fd, r); // nothing was replaced after all
+        }
+        return;
+    }
+    if let Some(h) = handle::lookup(old) {
+        handle::alias(new, h);
+    }
+    if let Some((_, r)) = replaced {
+        closed(&r);
+    }
+}
+
+/// `dup`: the copy of an emulated fd is one too.
+///
+/// # Safety
+/// As for the C function.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
+    // SAFETY: passing the call on.
+    let new = unsafe { real::dup(fd) };
+    duplicated(fd, new, None);
+    new
+}
+
+/// `dup2`: as `dup`; an emulated fd it replaces is closed.
+///
+/// # Safety
+/// As for the C function.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
+    if old == new {
+        // SAFETY: passing the call on (nothing changes).
+        return unsafe { real::dup2(old, new) };
+    }
+    let replaced = handle::remove(new).map(|r| (new, r));
+    // SAFETY: passing the call on.
+    let rc = unsafe { real::dup2(old, new) };
+    duplicated(old, rc, replaced);
+    rc
+}
+
+/// `dup3`: as `dup2`.
+///
+/// # Safety
+/// As for the C function.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+    let replaced = if old == new {
+        None
+    } else {
+        handle::remove(new).map(|r| (new, r))
+    };
+    // SAFETY: passing the call on.
+    let rc = unsafe { real::dup3(old, new, flags) };
+    duplicated(old, rc, replaced);
+    rc
+}
+
+macro_rules! fcntl_hook {
+    ($name:ident) => {
+        #[doc = concat!("`", stringify!($name), "`: `F_DUPFD` copies of an emulated fd are emulated fds.")]
+        ///
+        /// # Safety
+        /// As for the C function.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $name(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
+            // SAFETY: passing the call on.
+            let rc = unsafe { real::$name(fd, cmd, arg) };
+            if (cmd == libc::F_DUPFD || cmd == libc::F_DUPFD_CLOEXEC) && handle::any() {
+                duplicated(fd, rc, None);
+            }
+            rc
+        }
+    };
+}
+
+fcntl_hook!(fcntl);
+fcntl_hook!(fcntl64);
 
 /// `ioctl`: netmap's requests on emulated fds.
 ///

@@ -14,7 +14,8 @@
 //! * `poll`, `ppoll`, `select` and `pselect` sync and wait as netmap's
 //!   poll does, mixing in the process's other fds;
 //! * `close` unregisters when no copy of the fd is left (a forked child
-//!   keeps a registration its parent closed).
+//!   keeps a registration its parent closed); `dup`, `dup2`, `dup3` and
+//!   `fcntl(F_DUPFD)` copies are emulated fds too.
 //!
 //! Errors get netmap's errno, and a message under `RUST_LOG=warn`. The
 //! C-facing `unsafe` is all in `hooks`.

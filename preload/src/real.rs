@@ -55,6 +55,11 @@ real_fn! {
     __openat_2(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int;
     __openat64_2(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int;
     close(fd: c_int) -> c_int;
+    dup(fd: c_int) -> c_int;
+    dup2(old: c_int, new: c_int) -> c_int;
+    dup3(old: c_int, new: c_int, flags: c_int) -> c_int;
+    fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int;
+    fcntl64(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int;
     ioctl(fd: c_int, request: c_ulong, arg: *mut c_void) -> c_int;
     mmap(addr: *mut c_void, len: size_t, prot: c_int, flags: c_int, fd: c_int, off: off_t) -> *mut c_void;
     mmap64(addr: *mut c_void, len: size_t, prot: c_int, flags: c_int, fd: c_int, off: off_t) -> *mut c_void;

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/select.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "vfio_netmap.h"
 
@@ -31,6 +34,62 @@ static void check(const char *what, int cond)
 {
 	printf("%s: %s\n", cond ? "ok" : "FAIL", what);
 	failures += !cond;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* poll and select on a registered fd with nothing to receive, mixed
+ * with an ordinary pipe another process writes to after 100 ms. */
+static void mixed_fds(int fd)
+{
+	struct pollfd pfds[2];
+	int p[2], n;
+	pid_t child;
+	fd_set w;
+	struct timeval tv = { 0, 0 };
+	double t0;
+
+	if (pipe(p) < 0) {
+		perror("pipe");
+		exit(1);
+	}
+	child = fork();
+	if (child == 0) {
+		usleep(100000);
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
+		_exit(0);
+	}
+	pfds[0].fd = fd;
+	pfds[0].events = POLLIN;
+	pfds[1].fd = p[0];
+	pfds[1].events = POLLIN;
+	t0 = now_ms();
+	n = poll(pfds, 2, 5000);
+	check("poll(netmap fd, pipe) wakes for the pipe after ~100 ms, netmap fd not ready",
+	      n == 1 && pfds[1].revents == POLLIN && pfds[0].revents == 0 &&
+	      now_ms() - t0 >= 80 && now_ms() - t0 < 3000);
+	waitpid(child, NULL, 0);
+	close(p[0]);
+	close(p[1]);
+	t0 = now_ms();
+	pfds[0].revents = 0;
+	n = poll(pfds, 1, 100);
+	check("poll(POLLIN) with nothing to receive times out after ~100 ms",
+	      n == 0 && now_ms() - t0 >= 90);
+	pfds[0].events = POLLIN | POLLOUT;
+	check("poll(POLLOUT) on an empty TX ring is ready at once",
+	      poll(pfds, 1, 1000) == 1 && pfds[0].revents == POLLOUT);
+	FD_ZERO(&w);
+	FD_SET(fd, &w);
+	check("select() sees the TX ring's room", select(fd + 1, NULL, &w, NULL, &tv) == 1 &&
+	      FD_ISSET(fd, &w));
 }
 
 static int dev(void)
@@ -187,6 +246,7 @@ int main(int argc, char **argv)
 	expect("NIOCTXSYNC with head past the ring", ioctl(fd, NIOCTXSYNC, NULL), EINVAL);
 	ring->head = ring->cur = 0;
 	expect("NIOCTXSYNC after putting head back", ioctl(fd, NIOCTXSYNC, NULL), 0);
+	mixed_fds(fd);
 
 	memset(&legacy, 0, sizeof(legacy));
 	legacy.nr_version = NETMAP_API;
@@ -195,6 +255,14 @@ int main(int argc, char **argv)
 	check("NIOCGINFO matches", legacy.nr_memsize == r.nr_memsize &&
 	      legacy.nr_arg2 == r.nr_mem_id && legacy.nr_tx_slots == r.nr_tx_slots);
 
+	{
+		int d = dup(fd);
+
+		close(fd);
+		expect("NIOCTXSYNC on a dup after closing the original", ioctl(d, NIOCTXSYNC, NULL),
+		       0);
+		fd = d;
+	}
 	munmap(mem, r.nr_memsize);
 	close(fd);
 	close(fd2);
