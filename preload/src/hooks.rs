@@ -412,7 +412,8 @@ macro_rules! mmap_hook {
             fd: c_int,
             off: off_t,
         ) -> *mut c_void {
-            let Some(h) = handle::lookup(fd) else {
+            // Anonymous mappings (fd -1: the allocator's) skip the lookup.
+            let Some(h) = (fd >= 0).then(|| handle::lookup(fd)).flatten() else {
                 // SAFETY: passing the call on.
                 return unsafe { real::$name(addr, len, prot, flags, fd, off) };
             };
@@ -626,6 +627,26 @@ pub unsafe extern "C" fn ppoll(
     }
     let t = ts_timeout(timeout);
     with_sigmask(sigmask, || poll_fds(pfds, t)).unwrap_or(0)
+}
+
+/// `__ppoll_chk` (ppoll under `_FORTIFY_SOURCE`).
+///
+/// # Safety
+/// As for the C function.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn __ppoll_chk(
+    fds: *mut pollfd,
+    nfds: nfds_t,
+    timeout: *const timespec,
+    sigmask: *const libc::sigset_t,
+    fdslen: size_t,
+) -> c_int {
+    if (nfds as usize).saturating_mul(size_of::<pollfd>()) > fdslen {
+        // SAFETY: as glibc does on an overflow.
+        unsafe { libc::abort() };
+    }
+    // SAFETY: as for ppoll(2).
+    unsafe { ppoll(fds, nfds, timeout, sigmask) }
 }
 
 /// select/pselect over emulated fds: through poll.

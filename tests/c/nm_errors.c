@@ -2,9 +2,11 @@
  *   nm_errors PIPE      (PIPE: a pipe name no one else uses)
  * Prints "ok: ..." per check, "FAIL: ..." for a wrong answer; exits 1 on
  * any failure. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +92,20 @@ static void mixed_fds(int fd)
 	FD_SET(fd, &w);
 	check("select() sees the TX ring's room", select(fd + 1, NULL, &w, NULL, &tv) == 1 &&
 	      FD_ISSET(fd, &w));
+	{
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		sigset_t mask;
+
+		sigemptyset(&mask);
+		pfds[0].events = POLLIN;
+		t0 = now_ms();
+		check("ppoll(POLLIN) with nothing to receive times out after ~50 ms",
+		      ppoll(pfds, 1, &ts, &mask) == 0 && now_ms() - t0 >= 45);
+		FD_ZERO(&w);
+		FD_SET(fd, &w);
+		check("pselect() sees the TX ring's room",
+		      pselect(fd + 1, NULL, &w, NULL, &ts, &mask) == 1 && FD_ISSET(fd, &w));
+	}
 }
 
 static int dev(void)
