@@ -270,21 +270,21 @@ fn model_cable_million_frames() {
         return;
     }
     let _g = serial();
-    // Cables 16..31 (ports 32..63): other tests use the low ones. Model
-    // ports nap (no interrupts), so no idle check here.
-    let k = 16 + (std::process::id() % 16) as usize;
+    // A cable of its own (`@conf:wire=`, which nr_name can carry in the
+    // API-14 path). Model ports nap (no interrupts): no idle check here.
+    let w = unique("cwire");
     let count = FRAMES.to_string();
     frames(
         &[
             "rx",
             "ctrl",
-            &format!("netmap:model:ixgbe{}", 2 * k + 1),
+            &format!("netmap:model:ixgbe1@conf:wire={w}"),
             &count,
         ],
         &[
             "tx",
-            "legacy",
-            &format!("netmap:model:ixgbe{}", 2 * k),
+            "ctrl",
+            &format!("netmap:model:ixgbe0@conf:wire={w}"),
             &count,
         ],
         false,

@@ -115,7 +115,9 @@ pub fn port_name(r: &Registration, assigned: impl Fn(u16) -> bool) -> Result<Str
     if r.extra_bufs > 0 && pipe {
         conf.push(format!("extra-bufs={}", r.extra_bufs));
     }
-    if !conf.is_empty() {
+    // A name that carries its own `@conf:` (only raw API-14 requests can:
+    // libnetmap parses it itself) keeps it; the request's counts yield.
+    if !conf.is_empty() && !name.contains("@conf:") {
         name += "@conf:";
         name += &conf.join(",");
     }
