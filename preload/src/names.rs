@@ -162,6 +162,9 @@ mod tests {
                 .unwrap()
                 .starts_with("model:ixgbe0/R@conf")
         );
+        let mut own = reg("model:ixgbe0@conf:wire=x", 1, 0);
+        own.slots = 512;
+        assert_eq!(port_name(&own, none).unwrap(), "model:ixgbe0@conf:wire=x");
         assert!(matches!(
             port_name(&reg("p{0", 5, 0), none),
             Err(PreloadError::PipeTwice(_))
