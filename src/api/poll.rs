@@ -20,6 +20,8 @@ use crate::abi::Direction;
 pub const POLLIN: u8 = 0x1;
 /// Readiness flag, as in poll(2): a TX ring has room (cur != tail).
 pub const POLLOUT: u8 = 0x4;
+/// An error condition: a sync failed (see [`PollItem::error`]).
+pub const POLLERR: u8 = 0x8;
 /// The other side of the port has gone (closed, or its process died).
 pub const POLLHUP: u8 = 0x10;
 
@@ -31,6 +33,12 @@ pub struct PollItem<'a> {
     pub events: u8,
     /// Filled in by [`poll`].
     pub revents: u8,
+    /// Whether polling runs txsync on the port's TX rings (netmap's
+    /// default; `NR_NO_TX_POLL` turns it off).
+    pub tx_poll: bool,
+    /// Set by [`poll_with_fds`] when a sync of this port failed (its
+    /// `revents` is then [`POLLERR`]).
+    pub error: Option<ApiError>,
 }
 
 impl<'a> PollItem<'a> {
@@ -40,6 +48,8 @@ impl<'a> PollItem<'a> {
             port,
             events,
             revents: 0,
+            tx_poll: true,
+            error: None,
         }
     }
 }
@@ -47,7 +57,9 @@ impl<'a> PollItem<'a> {
 fn check(item: &mut PollItem<'_>) -> Result<u8, ApiError> {
     let port = &mut *item.port;
     let mut revents = 0;
-    port.txsync()?;
+    if item.tx_poll {
+        port.txsync()?;
+    }
     if item.events & POLLOUT != 0
         && (0..port.num_tx_rings()).any(|i| port.tx_ring(i).is_ok_and(|r| !r.is_empty()))
     {
@@ -94,7 +106,7 @@ pub fn poll(items: &mut [PollItem<'_>], timeout: Option<Duration>) -> Result<usi
             if left.is_zero() {
                 break;
             }
-            if sleep_until_progress(items, left.min(cancel::CHECK_EVERY)) {
+            if sleep_until_progress(items, &mut [], left.min(cancel::CHECK_EVERY)) {
                 progressed = true;
                 break;
             }
@@ -114,7 +126,13 @@ pub fn poll(items: &mut [PollItem<'_>], timeout: Option<Duration>) -> Result<usi
 
 /// Sleeps on every relevant ring's futex word; returns whether it woke for
 /// (or found) progress rather than the timeout.
-fn sleep_until_progress(items: &[PollItem<'_>], slice: Duration) -> bool {
+/// `extra`: other file descriptors to wake for (with their own events);
+/// their `revents` are left set.
+fn sleep_until_progress(
+    items: &[PollItem<'_>],
+    extra: &mut [libc::pollfd],
+    slice: Duration,
+) -> bool {
     let mut words = Vec::new();
     let mut fds = Vec::new();
     let mut nap = false;
@@ -146,7 +164,7 @@ fn sleep_until_progress(items: &[PollItem<'_>], slice: Duration) -> bool {
         // the fds in short slices and let the loop recheck the rings.
         let short = Duration::from_millis(1).min(slice);
         let nap_slice = Duration::from_micros(50).min(slice);
-        if !fds.is_empty() {
+        if !fds.is_empty() || !extra.is_empty() {
             let t = if words.is_empty() && !nap {
                 slice
             } else if nap {
@@ -154,13 +172,13 @@ fn sleep_until_progress(items: &[PollItem<'_>], slice: Duration) -> bool {
             } else {
                 short
             };
-            wait_fds(&fds, t);
+            wait_fds(&fds, extra, t);
         } else if nap {
             std::thread::sleep(nap_slice);
         } else {
             futex::wait_any(&words, Some(slice));
         }
-        progressed = start.elapsed() < slice;
+        progressed = start.elapsed() < slice || extra.iter().any(|p| p.revents != 0);
     }
     for (n, dir) in armed {
         items[n].port.disarm_wait(dir);
@@ -168,8 +186,9 @@ fn sleep_until_progress(items: &[PollItem<'_>], slice: Duration) -> bool {
     progressed
 }
 
-/// poll(2) on eventfds for readability.
-fn wait_fds(fds: &[std::os::fd::RawFd], timeout: Duration) {
+/// poll(2) on eventfds for readability, and on `extra` for their events
+/// (whose `revents` are copied back).
+fn wait_fds(fds: &[std::os::fd::RawFd], extra: &mut [libc::pollfd], timeout: Duration) {
     let mut pfds: Vec<libc::pollfd> = fds
         .iter()
         .map(|&fd| libc::pollfd {
@@ -177,8 +196,71 @@ fn wait_fds(fds: &[std::os::fd::RawFd], timeout: Duration) {
             events: libc::POLLIN,
             revents: 0,
         })
+        .chain(extra.iter().map(|p| libc::pollfd { revents: 0, ..*p }))
         .collect();
     let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as i32;
     // SAFETY: pfds is a live array of pollfd structures of the given length.
     unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+    for (p, q) in extra.iter_mut().zip(&pfds[fds.len()..]) {
+        p.revents = q.revents;
+    }
+}
+
+/// poll(2) on `fds` without waiting; how many are ready.
+fn poll_now(fds: &mut [libc::pollfd]) -> usize {
+    if fds.is_empty() {
+        return 0;
+    }
+    // SAFETY: fds is a live array of pollfd structures of the given length.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
+    n.max(0) as usize
+}
+
+/// [`poll`] over ports and other file descriptors together, as poll(2)
+/// does for a process that mixes netmap ports with sockets or timers.
+/// A port whose sync fails is reported ready with [`POLLERR`] and the
+/// error in its [`PollItem::error`], instead of failing the whole call.
+/// Returns how many ports and descriptors are ready.
+///
+/// Sleeping: with only pipes, on their futex words; with interrupt
+/// eventfds or other descriptors, in poll(2) — and when both futex words
+/// and descriptors are involved, in slices of 1 ms (a futex and a file
+/// descriptor cannot be waited on together).
+pub fn poll_with_fds(
+    items: &mut [PollItem<'_>],
+    fds: &mut [libc::pollfd],
+    timeout: Option<Duration>,
+) -> usize {
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    loop {
+        let mut ready = 0;
+        for item in items.iter_mut() {
+            (item.revents, item.error) = match check(item) {
+                Ok(r) => (r, None),
+                Err(e) => (POLLERR, Some(e)),
+            };
+            ready += (item.revents != 0) as usize;
+        }
+        ready += poll_now(fds);
+        if ready > 0 {
+            return ready;
+        }
+        let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let progressed = remaining != Some(Duration::ZERO)
+            && sleep_until_progress(
+                items,
+                fds,
+                remaining.map_or(PEER_CHECK, |r| r.min(PEER_CHECK)),
+            );
+        if !progressed {
+            let mut hup = 0;
+            for item in items.iter_mut().filter(|item| item.port.peer_gone()) {
+                item.revents |= POLLHUP;
+                hup += 1;
+            }
+            if hup > 0 || remaining == Some(Duration::ZERO) {
+                return hup + poll_now(fds);
+            }
+        }
+    }
 }

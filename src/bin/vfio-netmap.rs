@@ -96,6 +96,51 @@ enum Command {
         #[arg(long)]
         no_vfio: bool,
     },
+
+    /// Run an unmodified netmap program on our ports (/dev/netmap in userspace).
+    #[command(
+        long_about = "Run a netmap C program with /dev/netmap served in its own process by \
+        libvfio_netmap_preload.so (found next to this binary, as `cargo build --release` \
+        leaves it in target/release/), set in LD_PRELOAD. The program's port names are ours: \
+        `netmap:p{0` (pipes), `netmap:vfio:0000:03:00.0` (NICs bound to vfio-pci). Example: \
+        `vfio-netmap exec -- ./my-netmap-app netmap:p{0`."
+    )]
+    Exec {
+        /// The program and its arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<std::ffi::OsString>,
+    },
+}
+
+/// The preload library's file name (a `cdylib` of the `preload/` crate).
+const PRELOAD_LIB: &str = "libvfio_netmap_preload.so";
+
+/// Replaces this process with `command` under LD_PRELOAD of the preload
+/// library next to this binary; returns only on failure.
+fn exec(command: &[std::ffi::OsString]) -> String {
+    use std::os::unix::process::CommandExt;
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return format!("cannot find this program's path to locate {PRELOAD_LIB}: {e}"),
+    };
+    let lib = exe.with_file_name(PRELOAD_LIB);
+    if !lib.is_file() {
+        return format!(
+            "{} is missing: build it with `cargo build --release` at the repository's root (the \
+             workspace builds the preload crate next to this binary)",
+            lib.display()
+        );
+    }
+    let mut preload = lib.into_os_string();
+    if let Some(old) = std::env::var_os("LD_PRELOAD").filter(|v| !v.is_empty()) {
+        preload.push(":");
+        preload.push(old);
+    }
+    let err = std::process::Command::new(&command[0])
+        .args(&command[1..])
+        .env("LD_PRELOAD", preload)
+        .exec();
+    format!("cannot run `{}`: {err}", command[0].to_string_lossy())
 }
 
 fn host(cli: &Cli) -> Host {
@@ -169,6 +214,8 @@ fn run(cli: &Cli) -> Result<(), DriverError> {
             let report = info::gather(&host, *addr, !*no_vfio)?;
             print!("{}", info::render_text(&report));
         }
+        // Handled in main, before anything else.
+        Command::Exec { .. } => {}
     }
     Ok(())
 }
@@ -176,6 +223,10 @@ fn run(cli: &Cli) -> Result<(), DriverError> {
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
+    if let Command::Exec { command } = &cli.command {
+        eprintln!("vfio-netmap exec: {}", exec(command));
+        return ExitCode::FAILURE;
+    }
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

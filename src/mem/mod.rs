@@ -10,6 +10,6 @@ mod trap;
 pub use error::{FileProblem, MemError, Scarce, SizeCap};
 pub use mapping::Backing;
 pub use region::{
-    BufBounds, FIRST_USABLE_BUF, MAX_RING_SLOTS, Region, RegionConfig, SharedControl,
+    BufBounds, FIRST_USABLE_BUF, MAX_RING_SLOTS, Pools, Region, RegionConfig, SharedControl,
 };
 pub use ring_mem::{RingMem, SlotHead, SlotRun};

@@ -167,6 +167,30 @@ fn round_up(n: usize, to: usize) -> usize {
     n.div_ceil(to) * to
 }
 
+/// The region's pools of `netmap_if`s, rings and buffers: offsets from the
+/// region's start, object counts and sizes (netmap's `nmreq_pools_info`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pools {
+    /// Offset of the first `netmap_if` chunk.
+    pub if_offset: usize,
+    /// Number of `netmap_if` chunks.
+    pub if_count: u32,
+    /// Bytes per `netmap_if` chunk.
+    pub if_size: u32,
+    /// Offset of the first ring chunk.
+    pub ring_offset: usize,
+    /// Number of ring chunks.
+    pub ring_count: u32,
+    /// Bytes per ring chunk.
+    pub ring_size: u32,
+    /// Offset of buffer 0.
+    pub buf_offset: usize,
+    /// Number of buffers, the two reserved ones included.
+    pub buf_count: u32,
+    /// Bytes per buffer.
+    pub buf_size: u32,
+}
+
 /// Byte offsets of the areas inside the region.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Layout {
@@ -477,6 +501,50 @@ impl Region {
     /// What backs the region's memory (hugepages or not).
     pub fn backing(&self) -> &Backing {
         self.mapping.backing()
+    }
+    /// The file holding the region's memory (a memfd, or a file in
+    /// hugetlbfs or /dev/shm). Mapping it again with `MAP_SHARED` gives
+    /// another view of the same bytes, which is how the `/dev/netmap`
+    /// emulation hands the region to a C program's `mmap`.
+    pub fn file(&self) -> &File {
+        self.mapping.file()
+    }
+    /// Length of this process's mapping of the region, in bytes: the
+    /// whole file (hugetlbfs files are whole hugepages), what netmap
+    /// reports as `nr_memsize`.
+    pub fn mapped_len(&self) -> usize {
+        self.mapping.len()
+    }
+    /// Where the region's three pools lie, in netmap's terms
+    /// (`NETMAP_REQ_POOLS_INFO_GET`).
+    pub fn pools(&self) -> Pools {
+        Pools {
+            if_offset: self.layout.if_area,
+            if_count: self.config.num_ifs,
+            if_size: IF_CHUNK as u32,
+            ring_offset: self.layout.ring_area,
+            ring_count: self.config.num_rings,
+            ring_size: self.config.ring_chunk() as u32,
+            buf_offset: self.layout.buf_area,
+            buf_count: self.config.num_bufs,
+            buf_size: self.config.buf_size,
+        }
+    }
+    /// `ni_tx_rings` and `ni_rx_rings` of the `netmap_if` at `if_offset`:
+    /// every ring of the interface, bound or not.
+    pub fn netmap_if_rings(&self, if_offset: usize) -> Result<(u32, u32), MemError> {
+        let at = self.check_if_offset(if_offset as u64)?;
+        // SAFETY: `at` starts an if chunk inside the mapping (checked); the
+        // two u32 fields lie 24 and 28 bytes into it, 4-aligned. Another
+        // process may write them at any time: they are read as atomics.
+        let (tx, rx) = unsafe {
+            let base = self.mapping.as_ptr().add(at);
+            (
+                &*base.add(24).cast::<AtomicU32>(),
+                &*base.add(28).cast::<AtomicU32>(),
+            )
+        };
+        Ok((tx.load(Ordering::Relaxed), rx.load(Ordering::Relaxed)))
     }
     /// Bytes per buffer (netmap's `nr_buf_size`).
     #[inline]
