@@ -78,12 +78,7 @@ impl RxBatch<'_> {
 
     /// Packets left in the batch.
     pub fn len(&self) -> u32 {
-        let n = self.ring.num_slots();
-        if self.tail >= self.next {
-            self.tail - self.next
-        } else {
-            self.tail + n - self.next
-        }
+        slots_between(self.next, self.tail, self.ring.num_slots())
     }
 
     /// Whether no packet is left in the batch.
@@ -123,12 +118,7 @@ pub struct TxBatch<'a> {
 impl TxBatch<'_> {
     /// Free slots left.
     pub fn room(&self) -> u32 {
-        let n = self.ring.num_slots();
-        if self.tail >= self.next {
-            self.tail - self.next
-        } else {
-            self.tail + n - self.next
-        }
+        slots_between(self.next, self.tail, self.ring.num_slots())
     }
 
     /// Fills the next free buffer: `fill` writes the packet and returns its
@@ -218,6 +208,15 @@ impl Port {
             valid,
             bad_slot: None,
         })
+    }
+}
+
+/// `(tail - next) mod n`, for `next` and `tail` both below `n`.
+fn slots_between(next: u32, tail: u32, n: u32) -> u32 {
+    if tail >= next {
+        tail - next
+    } else {
+        tail + n - next
     }
 }
 

@@ -96,22 +96,7 @@ pub fn poll(items: &mut [PollItem<'_>], timeout: Option<Duration>) -> Result<usi
         if remaining != Some(Duration::ZERO) && cancel::requested() {
             return Err(ApiError::Interrupted);
         }
-        // Slices of at most CHECK_EVERY: the cancellation flag is looked at
-        // between them. Peers are looked at every PEER_CHECK.
-        let slice = remaining.map_or(PEER_CHECK, |r| r.min(PEER_CHECK));
-        let started = Instant::now();
-        let mut progressed = false;
-        while remaining != Some(Duration::ZERO) && !cancel::requested() {
-            let left = slice.saturating_sub(started.elapsed());
-            if left.is_zero() {
-                break;
-            }
-            if sleep_until_progress(items, &mut [], left.min(cancel::CHECK_EVERY)) {
-                progressed = true;
-                break;
-            }
-        }
-        if !progressed {
+        if !sleep_for_progress(items, &mut [], remaining) {
             let mut hup = 0;
             for item in items.iter_mut().filter(|item| item.port.peer_gone()) {
                 item.revents |= POLLHUP;
@@ -122,6 +107,28 @@ pub fn poll(items: &mut [PollItem<'_>], timeout: Option<Duration>) -> Result<usi
             }
         }
     }
+}
+
+/// Sleeps until progress, for at most `remaining` and one PEER_CHECK (peers
+/// are looked at between those), in steps of CHECK_EVERY so that a
+/// cancellation request ends the sleep; whether progress came.
+fn sleep_for_progress(
+    items: &[PollItem<'_>],
+    extra: &mut [libc::pollfd],
+    remaining: Option<Duration>,
+) -> bool {
+    let slice = remaining.map_or(PEER_CHECK, |r| r.min(PEER_CHECK));
+    let started = Instant::now();
+    while remaining != Some(Duration::ZERO) && !cancel::requested() {
+        let left = slice.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            break;
+        }
+        if sleep_until_progress(items, extra, left.min(cancel::CHECK_EVERY)) {
+            return true;
+        }
+    }
+    false
 }
 
 /// Sleeps on every relevant ring's futex word; returns whether it woke for
@@ -246,19 +253,14 @@ pub fn poll_with_fds(
             return ready;
         }
         let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let progressed = remaining != Some(Duration::ZERO)
-            && sleep_until_progress(
-                items,
-                fds,
-                remaining.map_or(PEER_CHECK, |r| r.min(PEER_CHECK)),
-            );
-        if !progressed {
+        if !sleep_for_progress(items, fds, remaining) {
             let mut hup = 0;
             for item in items.iter_mut().filter(|item| item.port.peer_gone()) {
                 item.revents |= POLLHUP;
                 hup += 1;
             }
-            if hup > 0 || remaining == Some(Duration::ZERO) {
+            // A cancellation request ends the wait as its timeout would.
+            if hup > 0 || remaining == Some(Duration::ZERO) || cancel::requested() {
                 return hup + poll_now(fds);
             }
         }
